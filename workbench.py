@@ -1,0 +1,192 @@
+"""`workbench`: the one command line of the project.
+
+Heavy libraries (DSPy, LanceDB, llama.cpp) are imported inside the commands
+that need them, so `workbench --help` and `workbench config` answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Evaluation-first RAG workbench: the 'chat with me' backend of a portfolio site.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+IndexOption = typer.Option(None, "--index", help="Index folder (default: RAG_INDEX_DIR or .data/index).")
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _settings(**overrides):
+    from pydantic import ValidationError
+
+    from pipeline.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def config() -> None:
+    """Print the resolved settings (secrets masked) and the providers they select."""
+    settings = _settings()
+    table = Table("setting", "value", title="workbench settings")
+    for key, value in settings.masked().items():
+        table.add_row(key, value)
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    path: Optional[Path] = typer.Argument(None, help="Corpus folder (default: RAG_CORPUS_DIR, the demo corpus)."),
+    index: Optional[Path] = IndexOption,
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed everything again."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read a folder of markdown/JSON content and sync it into the index."""
+    from pipeline.corpus import CorpusError
+    from pipeline.ingest import ingest as run_ingest
+    from pipeline.providers.base import ProviderError
+
+    settings = _settings(corpus_dir=path, index_dir=index)
+    corpus_dir = Path(settings.corpus_dir)
+    if not corpus_dir.exists():
+        fail(f"corpus folder {corpus_dir} does not exist")
+    try:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from pipeline.factory import make_embedder, make_store, save_index_persona
+
+        embedder = make_embedder(settings)
+        store = make_store(settings)
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, transient=True, disable=as_json,
+        ) as bar:
+            task = bar.add_task("embedding", total=None)
+            report = run_ingest(
+                corpus_dir, store, embedder, rebuild=rebuild,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        save_index_persona(settings, corpus_dir)
+    except (CorpusError, ProviderError) as exc:
+        fail(str(exc))
+    for skipped in report.skipped:
+        err.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}")
+    if as_json:
+        data = {k: v for k, v in report.__dict__.items() if k != "skipped"}
+        data["skipped"] = [s.__dict__ for s in report.skipped]
+        data["chunks_per_second"] = report.chunks_per_second
+        print(json.dumps(data))
+        return
+    table = Table("files", "chunks", "new", "updated", "deleted", "unchanged", "skipped", "seconds",
+                  title=f"ingested {corpus_dir}")
+    table.add_row(*(str(x) for x in (report.files, report.chunks, report.new, report.updated, report.deleted,
+                                     report.unchanged, len(report.skipped))), f"{report.seconds:.1f}")
+    console.print(table)
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result_dict(result), ensure_ascii=False))
+        return
+    console.print(result.answer_text, markup=False, highlight=False)
+    if result.sources:
+        table = Table("#", "source", "title", "type", "score")
+        for i, s in enumerate(result.sources, start=1):
+            table.add_row(str(i), s.source, s.title, s.doc_type, f"{s.score:.3f}")
+        console.print(table)
+    plan = result.plan
+    err.print(
+        f"[dim]language={result.language} relevant={plan.relevant} retrieval={plan.needs_retrieval} "
+        f"label={plan.label} doc_types={','.join(plan.doc_types) or '-'} query={result.rewritten_query!r}[/]"
+    )
+
+
+def result_dict(result) -> dict:
+    return {
+        "answer": result.answer,
+        "answer_text": result.answer_text,
+        "sources": [s.as_dict() for s in result.sources],
+        "plan": result.plan.as_dict(),
+        "rewritten_query": result.rewritten_query,
+        "language": result.language,
+        "timings_ms": result.trace.timings_ms,
+        "lm_calls": result.trace.lm_calls,
+        "lm_fallbacks": result.trace.lm_fallbacks,
+    }
+
+
+@app.command()
+def chat(
+    question: Optional[str] = typer.Argument(None, help="Ask once; omit for an interactive chat."),
+    index: Optional[Path] = IndexOption,
+    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: none)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+) -> None:
+    """Ask the digital twin a question (or chat interactively, keeping history)."""
+    if mode is not None and mode not in ("hybrid", "dense"):
+        fail("--mode must be 'hybrid' or 'dense'", 2)
+    if question is not None and not question.strip():
+        fail("the question is empty", 2)
+    settings = _settings(index_dir=index, retrieval_mode=mode)
+    from pipeline.factory import build_workbench
+    from pipeline.program import LMUnavailableError
+    from pipeline.providers.base import ProviderError
+
+    try:
+        with err.status("loading models…"):
+            bench = build_workbench(settings, program_path=program)
+    except ProviderError as exc:
+        fail(str(exc))
+    history: list[dict] = []
+    while True:
+        if question is None:
+            try:
+                asked = console.input("[bold cyan]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                return
+            if not asked:
+                continue
+        else:
+            asked = question
+        try:
+            result = bench.answer(asked, history, top_k=top_k)
+        except (LMUnavailableError, ProviderError) as exc:
+            fail(str(exc))
+        _print_result(result, as_json)
+        if question is not None:
+            return
+        history += [
+            {"role": "user", "parts": [{"text": asked}]},
+            {"role": "model", "parts": [{"text": result.answer_text}]},
+        ]
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
