@@ -127,6 +127,12 @@ def safe_lead(lead: str, facts: Sequence[str], question: str = "") -> str | None
 _SENTENCE_WORDS = {"i", "i'm", "i've", "my", "the", "this", "here", "these", "it", "yes", "sure", "in", "at", "as"}
 
 
+def mentions_query(query: str, facts: Sequence[str], tokenize: Callable[[str], list[str]]) -> bool:
+    """Whether the quoted facts share any content word with the query."""
+    wanted = set(tokenize(query))
+    return bool(wanted & set(tokenize(" ".join(facts))))
+
+
 def extractive(
     persona: Persona,
     language: str,
@@ -134,17 +140,22 @@ def extractive(
     lead: str | None,
     section: str | None,
     writes_language: bool,
+    found: bool = True,
 ) -> str:
     """Framing sentence + quoted facts + pointer to the site section."""
     body = "\n".join(f"• {fact}" for fact in facts)
     if language == "ko":
-        intro = (
-            "제 사이트에 있는 내용을 정리하면 다음과 같아요:"
-            if writes_language
-            else "지금 쓰는 작은 로컬 모델은 한국어 문장을 잘 만들지 못해서, 사이트에 있는 내용을 그대로 보여드릴게요:"
-        )
+        if not found:
+            intro = "그 내용은 제 사이트에 나와 있지 않아요. 가장 가까운 정보는 다음과 같아요:"
+        elif writes_language:
+            intro = "제 사이트에 있는 내용을 정리하면 다음과 같아요:"
+        else:
+            intro = "지금 쓰는 작은 로컬 모델은 한국어 문장을 잘 만들지 못해서, 사이트에 있는 내용을 그대로 보여드릴게요:"
         outro = f"\n자세한 내용은 {section} 섹션을 참고하세요." if section else ""
         return f"{intro}\n{body}{outro}"
-    intro = lead or "Here is what my site says:"
+    if not found:
+        intro = "My site doesn't say that. The closest I have is:"
+    else:
+        intro = lead or "Here is what my site says:"
     outro = f"\nMore in {section}." if section else ""
     return f"{intro}\n{body}{outro}"

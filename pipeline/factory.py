@@ -153,6 +153,7 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
         source = str(path)
         # explicit settings override what the saved program says
         program.params.retrieval_mode = settings.retrieval_mode
+    program.warm_up()
     return Workbench(settings, embedder, store, persona, program, lm or make_lm(settings), source)
 
 

@@ -56,8 +56,8 @@ def ingest(
             f"this index was built with the embedder '{built_by}', not '{embedder.name}': "
             "re-ingest with --rebuild or choose another --index"
         )
-    if rebuild and stored:
-        store.delete(list(stored))
+    if rebuild:
+        store.clear()
         stored = {}
 
     current = {c.id: c for c in corpus.chunks}

@@ -153,6 +153,10 @@ class DigitalTwin(dspy.Module):
             self._signals = SignalPlanner(self._embedder, self.params.planner)
         return self._signals
 
+    def warm_up(self) -> None:
+        """Embed the planner's exemplars now rather than on the first request."""
+        _ = self.signal_planner
+
     @property
     def lm_weight(self) -> float:
         p = self.params.planner
@@ -186,7 +190,7 @@ class DigitalTwin(dspy.Module):
                     plan.relevant = False  # nothing on the site is close: treat as off-topic
                     hits = []
         with trace.stage("generate"):
-            text = self._generate(question, query, language, plan, hits, trace)
+            text = self._generate(question, search_query, language, plan, hits, trace)
         answer = render_answer(text, self._persona.site_map, self.params.max_answer_chars)
         return dspy.Prediction(
             answer=answer,
@@ -282,6 +286,9 @@ class DigitalTwin(dspy.Module):
             if out is not None and out.answer.strip():
                 return out.answer.strip()
         facts = answers.supporting_lines(query, hits, keyword_tokens)
+        if not answers.mentions_query(query, facts, keyword_tokens):
+            # the closest passages do not contain what was asked: say so, then show them
+            return answers.extractive(persona, language, facts, None, label, writes_language, found=False)
         lead = None
         if writes_language and language == "en":
             out = self._call(self.frame, trace, question=question, facts="\n".join(facts))

@@ -50,7 +50,7 @@ class LanceDBStore:
     def _open(self, create: bool = False):
         if self._table is None:
             db = self._connect(create)
-            if TABLE in db.table_names():
+            if TABLE in self._table_names():
                 self._table = db.open_table(TABLE)
         return self._table
 
@@ -103,15 +103,27 @@ class LanceDBStore:
         table.delete(f"id IN ({_sql_list(ids)})")
         self._reindex_text()
 
+    def clear(self) -> None:
+        if not self.index_dir.exists():
+            return
+        db = self._connect()
+        if TABLE in self._table_names():
+            db.drop_table(TABLE)
+        self._table = None
+        (self.index_dir / MANIFEST).unlink(missing_ok=True)
+
+    def _table_names(self) -> list[str]:
+        return list(self._connect().list_tables().tables)
+
     def _write_manifest(self, embedder_name: str, dim: int) -> None:
         (self.index_dir / MANIFEST).write_text(json.dumps({"embedder": embedder_name, "dim": dim}, indent=2))
 
     def _reindex_text(self) -> None:
         # tokens are made by pipeline.text (Korean bigrams, light stemming); the
         # index only splits on whitespace so queries and documents agree
-        self._table.create_fts_index(
-            "keywords",
-            replace=True,
+        from lancedb.index import FTS
+
+        config = FTS(
             base_tokenizer="whitespace",
             lower_case=False,
             stem=False,
@@ -119,6 +131,7 @@ class LanceDBStore:
             ascii_folding=False,
             max_token_length=None,
         )
+        self._table.create_index("keywords", config=config, replace=True)
 
     # -- reads -------------------------------------------------------------------
 

@@ -248,6 +248,11 @@ class PineconeStore:
             with self._calling("deleting vectors"):
                 self._index.delete(ids=vector_ids[start : start + DELETE_BATCH], namespace=self.namespace)
 
+    def clear(self) -> None:
+        with self._calling("clearing the namespace"):
+            self._index.delete(delete_all=True, namespace=self.namespace)
+        self._manifest = None
+
     # -- reads -----------------------------------------------------------------------
 
     def count(self) -> int:

@@ -276,3 +276,9 @@ def test_ingest_is_idempotent(mini_corpus: Path, store, fake):
     assert (third.new, third.updated, third.deleted) == (0, 1, 1)
     assert store.count() == first.chunks - 1
     assert not any("한국어" in cid for cid in store.existing_hashes())
+
+
+def test_clear_empties_the_namespace_and_forgets_the_embedder(filled, embedder):
+    assert filled.count() > 0 and filled.embedder_name() == embedder.name
+    filled.clear()
+    assert filled.count() == 0 and filled.embedder_name() is None

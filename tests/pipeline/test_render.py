@@ -1,0 +1,49 @@
+import pytest
+
+from pipeline.persona import SiteLink
+from pipeline.render import clip, render_answer, section_label
+
+SITE = [SiteLink(label="Education", href="/cv/education"), SiteLink(label="Papers", href="/papers")]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<script>alert(1)</script>See Education",
+        '<img src=x onerror="alert(1)"> See Education',
+        "See [Education](https://evil.example/phish) and [click](javascript:alert(1))",
+        "See Education <a href='https://evil.example'>here</a>",
+        '"><svg onload=alert(1)> Education',
+    ],
+)
+def test_lm_markup_never_survives(hostile):
+    html = render_answer(hostile, SITE)
+    assert "<script" not in html and "<img" not in html and "<svg" not in html
+    assert "evil.example" not in html and "javascript:" not in html
+    # the only tags left are our own anchors
+    assert html.count("<") == html.count('<a href="') + html.count("</a>")
+    assert '<a href="/cv/education">Education</a>' in html
+
+
+def test_only_exact_labels_are_linked_once():
+    html = render_answer("Education, education, Educational, Papers and Education again", SITE)
+    assert html.count('<a href="/cv/education">') == 1
+    assert html.count('<a href="/papers">Papers</a>') == 1
+    assert "education, Educational" in html
+
+
+def test_special_characters_are_escaped():
+    assert render_answer('R&D "quoted" <b>', []) == "R&amp;D &quot;quoted&quot;"
+
+
+def test_clip_respects_the_limit_at_boundaries():
+    text = "First sentence. " * 50
+    out = clip(text, 100)
+    assert len(out) <= 100 and out.endswith(".")
+    assert render_answer("x" * 900, [], limit=500).__len__() <= 500
+
+
+def test_section_label_matches_doc_types():
+    assert section_label("papers", SITE) == "Papers"
+    assert section_label("education", SITE) == "Education"
+    assert section_label("awards", SITE) is None
