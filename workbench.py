@@ -184,6 +184,55 @@ def chat(
         ]
 
 
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else (f"{value:.0f}" if value.is_integer() and value > 1 else f"{value:.3f}")
+    return str(value)
+
+
+@app.command()
+def accept(
+    index: Optional[Path] = IndexOption,
+    dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
+    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """The pipeline's acceptance figures on the demo questions, per language."""
+    if mode is not None and mode not in ("hybrid", "dense"):
+        fail("--mode must be 'hybrid' or 'dense'", 2)
+    settings = _settings(index_dir=index, retrieval_mode=mode)
+    from rich.progress import Progress
+
+    from evals import acceptance
+    from evals.dataset import DatasetError, load_dataset
+    from pipeline.factory import build_workbench
+    from pipeline.program import LMUnavailableError
+    from pipeline.providers.base import ProviderError
+
+    try:
+        bench = build_workbench(settings, program_path=program)
+        cases = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()]).cases
+        with Progress(console=err, transient=True, disable=as_json) as bar:
+            task = bar.add_task("answering", total=len(cases))
+            frame = acceptance.run(bench.answer, cases, progress=lambda: bar.advance(task))
+    except (DatasetError, ProviderError, LMUnavailableError) as exc:
+        fail(str(exc))
+    summary = acceptance.summarize(frame)
+    p50 = acceptance.latency_p50(frame)
+    if as_json:
+        print(json.dumps({"mode": settings.retrieval_mode, "summary": json.loads(summary.to_json(orient="index")),
+                          "latency_p50_ms": p50}))
+        return
+    table = Table("figure", *summary.index, "goal", title=f"acceptance ({settings.retrieval_mode} retrieval)")
+    for figure in summary.columns:
+        cells = [_cell(v) for v in summary[figure].tolist()]
+        goal = acceptance.THRESHOLDS.get(figure)
+        table.add_row(figure, *cells, f"≥ {goal:.2f}" if goal is not None else "")
+    console.print(table)
+    console.print("p50 latency per stage (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in p50.items()))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

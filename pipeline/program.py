@@ -44,10 +44,12 @@ class ProgramParams(BaseModel):
 
     planner: PlannerParams = Field(default_factory=PlannerParams)
     retrieval_mode: str = "hybrid"
-    hybrid_alpha: float = 0.7
+    hybrid_alpha: float = 0.6
     top_k: int = 5
     max_answer_chars: int = 500
     follow_up_max_words: int = 12
+    follow_up_with_answer: bool = True
+    follow_up_answer_chars: int = 160
 
 
 @dataclass
@@ -232,7 +234,11 @@ class DigitalTwin(dspy.Module):
         # when the message reads like a follow-up (short, or referring back)
         words = len(question.split())
         if last_user and (words <= self.params.follow_up_max_words or _FOLLOW_UP.search(question)):
-            return f"{question} ({last_user})"
+            context = last_user
+            if self.params.follow_up_with_answer:
+                last_model = next((t.text for t in reversed(turns) if t.role == "model"), "")
+                context = f"{last_user} {last_model[: self.params.follow_up_answer_chars]}".strip()
+            return f"{question} ({context})"
         return question
 
     def _plan(self, query: str, vector, trace: Trace, top_k: int | None) -> Plan:

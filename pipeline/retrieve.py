@@ -43,12 +43,20 @@ def collapse_duplicates(hits: Sequence[Hit], k: int) -> list[Hit]:
     return out[:k]
 
 
+def _soft_merge(filtered: list[Hit], unfiltered: list[Hit], depth: int) -> list[Hit]:
+    """Rank by fusing both lists; report each chunk's own search score."""
+    scores: dict[str, float] = {}
+    for hit in [*filtered, *unfiltered]:
+        scores[hit.chunk.id] = max(scores.get(hit.chunk.id, float("-inf")), hit.score)
+    return [Hit(h.chunk, scores[h.chunk.id]) for h in reciprocal_rank_fusion([filtered, unfiltered], depth)]
+
+
 class Retriever:
     """`hard` filtering keeps only the plan's sections (for a planner that can be trusted);
     `soft` fuses the filtered and unfiltered rankings, so a wrong guess of the section
     costs rank, not recall."""
 
-    def __init__(self, store: VectorStore, mode: str = "hybrid", alpha: float = 0.7):
+    def __init__(self, store: VectorStore, mode: str = "hybrid", alpha: float = 0.6):
         self.store = store
         self.mode = mode
         self.alpha = alpha
@@ -65,7 +73,7 @@ class Retriever:
         if doc_types:
             filtered = self.store.search(SearchRequest(vector, query, depth, tuple(doc_types), self.mode, self.alpha))
             if filtered:
-                hits = filtered if filter_mode == "hard" else reciprocal_rank_fusion([filtered, unfiltered], depth)
+                hits = filtered if filter_mode == "hard" else _soft_merge(filtered, unfiltered, depth)
                 return Retrieved(collapse_duplicates(hits, k), best, True, list(doc_types))
         return Retrieved(collapse_duplicates(unfiltered, k), best, False)
 

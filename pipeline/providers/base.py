@@ -65,7 +65,7 @@ class SearchRequest:
     k: int
     doc_types: Sequence[str] = field(default_factory=tuple)
     mode: str = "hybrid"  # "dense" | "hybrid"
-    alpha: float = 0.7  # hybrid: weight of the dense score against the keyword score
+    alpha: float = 0.6  # hybrid: weight of the dense score against the keyword score
 
 
 @runtime_checkable
