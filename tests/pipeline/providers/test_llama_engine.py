@@ -1,0 +1,73 @@
+"""The in-process SmolLM2 engine: schema → grammar, bounded output, never unparseable."""
+
+import json
+
+import dspy
+import pytest
+
+from pipeline.providers.llama_engine import LlamaCppEngine, bound_schema, repair_json, smollm2_path
+from pipeline.signatures import FrameAnswer, GenerateAnswer, PlanQuery, RewriteQuery
+
+
+def test_bound_schema_caps_every_array_and_string():
+    schema = {
+        "type": "object",
+        "properties": {
+            "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+            "text": {"type": "string"},
+            "nested": {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "string"}}}},
+        },
+    }
+    bounded = bound_schema(schema, max_items=3, max_string=50)
+    assert bounded["properties"]["tags"]["maxItems"] == 3 and bounded["properties"]["tags"]["uniqueItems"]
+    assert "maxLength" not in bounded["properties"]["tags"]["items"]  # enums are bounded already
+    assert bounded["properties"]["text"]["maxLength"] == 50
+    assert bounded["properties"]["nested"]["properties"]["xs"]["items"]["maxLength"] == 50
+    assert "maxItems" not in schema["properties"]["tags"]  # the input is not modified
+
+
+@pytest.mark.parametrize(
+    "cut, expected",
+    [
+        ('{"lead": "I studied at', {"lead": "I studied at"}),
+        ('{"relevant": true, "doc_types": ["papers", "awa', None),
+        ('{"relevant": true, "doc_types": ["papers"', {"relevant": True, "doc_types": ["papers"]}),
+        ('{"answer": "ok"}', {"answer": "ok"}),
+    ],
+)
+def test_repair_json_closes_what_the_token_cap_cut(cut, expected):
+    repaired = repair_json(cut)
+    if expected is None:
+        assert repaired is None or isinstance(json.loads(repaired), dict)
+    else:
+        assert json.loads(repaired) == expected
+
+
+def test_the_model_ships_inside_the_wheel():
+    path = smollm2_path()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_every_stage_parses_through_dspy_with_the_real_model(tmp_path):
+    engine = LlamaCppEngine(n_threads=2)
+    lm = dspy.LM("local/smollm2-135m-instruct", engine=engine, cache=False, num_retries=0, max_tokens=96)
+    calls = [
+        (PlanQuery, {"query": q, "owner": "Mina Park, a robotics researcher"}, 64)
+        for q in ("Hello!", "Can pigs fly?", "Which papers did you publish?", "What awards did you win?")
+    ] + [
+        (RewriteQuery, {"conversation": "Visitor: Tell me about ORCHID-7", "message": "Who built it?"}, 96),
+        (FrameAnswer, {"question": "Where did you study?", "facts": "M.S. in Robotics — Zephyr Institute"}, 48),
+        (GenerateAnswer, {"passages": "[1] <<<\nM.S. in Robotics, Zephyr Institute\n>>>", "question": "Where?",
+                          "language": "English", "site_sections": "Education"}, 160),
+    ]
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        for signature, inputs, max_tokens in calls:
+            out = dspy.Predict(signature, max_tokens=max_tokens)(**inputs)  # raises if unparseable
+            for name, field in signature.output_fields.items():
+                assert getattr(out, name) is not None
+            if signature is PlanQuery:
+                assert isinstance(out.doc_types, list) and len(out.doc_types) <= 4
+                assert len(set(out.doc_types)) == len(out.doc_types)
+    assert engine.calls == len(calls)

@@ -1,0 +1,68 @@
+"""The pipeline's acceptance figures on the demo dataset, with the embedded defaults.
+
+Retrieval and planning are deterministic (same embedder, same index), so these
+are exact measurements, guarded here against regressions. hit@1 is guarded at
+the level reached (0.80); the issue's goal of 0.85 is not met on this dataset.
+"""
+
+import pytest
+
+from evals import acceptance
+from evals.dataset import load_dataset
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def figures(local_workbench):
+    cases = load_dataset(chunk_ids=[c.id for c in local_workbench.store.chunks()]).cases
+    frame = acceptance.run(local_workbench.answer, cases)
+    return frame, acceptance.summarize(frame)
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_retrieval_finds_the_reference_passages(figures, language):
+    _, summary = figures
+    assert summary.loc[language, "hit@5"] >= 0.95
+    assert summary.loc[language, "hit@1"] >= 0.80
+
+
+def test_off_topic_and_injection_are_declined(figures):
+    _, summary = figures
+    assert summary.loc["en", "declined (off-topic, injection)"] >= 0.9
+    assert summary.loc["ko", "declined (off-topic, injection)"] >= 0.9
+
+
+def test_greetings_are_answered_without_retrieval(figures):
+    _, summary = figures
+    assert summary.loc["all", "greeting without retrieval"] >= 0.9
+
+
+def test_every_korean_question_gets_korean(figures):
+    frame, _ = figures
+    korean = frame[frame["language"] == "ko"]
+    assert korean["has_korean"].all(), korean[~korean["has_korean"]]["id"].tolist()
+
+
+def test_the_local_lm_never_fails_to_parse(figures):
+    frame, summary = figures
+    assert summary.loc["all", "lm calls"] > 0  # the local LM is really in the loop
+    assert frame["lm_fallbacks"].sum() == 0
+
+
+def test_answers_stay_within_500_characters(local_workbench):
+    result = local_workbench.answer("Tell me everything about your projects and papers", [])
+    assert 0 < len(result.answer_text) <= 500
+
+
+def test_hybrid_beats_dense_on_hit_at_1(local_workbench, figures):
+    _, hybrid = figures
+    cases = load_dataset(chunk_ids=[c.id for c in local_workbench.store.chunks()]).cases
+    program = local_workbench.program
+    program.params.retrieval_mode = "dense"
+    try:
+        dense = acceptance.summarize(acceptance.run(local_workbench.answer, cases))
+    finally:
+        program.params.retrieval_mode = "hybrid"
+    for language in ("en", "ko"):
+        assert hybrid.loc[language, "hit@1"] > dense.loc[language, "hit@1"]

@@ -1,0 +1,80 @@
+"""The `workbench` command line, driven in-process through Typer's runner."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from workbench import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A clean environment: no keys, private cache and program paths."""
+    for name in ("GEMINI_API_KEY", "PINECONE_API_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "RAG_LM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_PROGRAM", str(tmp_path / "no-program.json"))
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return monkeypatch
+
+
+def test_help_lists_the_commands(env):
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "chat", "config", "accept"):
+        assert command in result.output
+
+
+def test_config_masks_secrets_and_shows_the_chosen_providers(env):
+    env.setenv("GEMINI_API_KEY", "AIzaSECRETSECRET1234")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0
+    assert "AIzaSECRETSECRET1234" not in result.output and "****1234" in result.output
+    assert "gemini/gemini-2.5-flash" in result.output  # the key switches the LM to Gemini
+
+
+def test_ingest_reports_a_missing_folder_clearly(env, tmp_path):
+    result = runner.invoke(app, ["ingest", str(tmp_path / "missing"), "--index", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_ingest_reports_a_folder_without_usable_files(env, tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "notes.md").write_text("no front matter here")
+    result = runner.invoke(app, ["ingest", str(tmp_path / "c"), "--index", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    assert "no usable markdown" in result.output and "notes.md" in result.output
+
+
+@pytest.mark.model
+def test_ingest_twice_with_the_real_embedder(env, mini_corpus, tmp_path):
+    index = tmp_path / "index"
+    first = runner.invoke(app, ["ingest", str(mini_corpus), "--index", str(index), "--json"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout.strip().splitlines()[-1])
+    assert report["new"] == 4 and report["files"] == 2
+    second = json.loads(runner.invoke(app, ["ingest", str(mini_corpus), "--index", str(index), "--json"]).stdout)
+    assert (second["new"], second["updated"], second["unchanged"]) == (0, 0, 4)
+
+
+def test_chat_rejects_bad_input(env, tmp_path):
+    assert runner.invoke(app, ["chat", "   "]).exit_code == 2
+    assert runner.invoke(app, ["chat", "--mode", "sparse", "hi"]).exit_code == 2
+    missing = runner.invoke(app, ["chat", "--index", str(tmp_path / "none"), "hello"])
+    assert missing.exit_code == 1 and "workbench ingest" in missing.output
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["Who is your Ph.D. advisor?", "지도교수님이 누구세요?"])
+def test_chat_answers_from_the_education_page(env, demo_index, question):
+    result = runner.invoke(app, ["chat", "--index", str(demo_index), "--json", question])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "education.md" in [s["source"] for s in data["sources"]]
+    assert "Junho Moon" in data["answer_text"] or "Kyungmin Cho" in data["answer_text"]
+    assert data["language"] == ("ko" if "지도" in question else "en")
