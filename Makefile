@@ -1,12 +1,14 @@
-# Every target installs the environment first when .venv is missing.
+# Every target installs the environment first when .venv is missing or stale.
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 WB := $(VENV)/bin/workbench
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# no network at run time: LiteLLM would otherwise fetch its price list on import
+export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast ingest chat lint clean
+.PHONY: install test test-fast demo ingest chat accept clean
 
 install: $(VENV)/.installed
 
@@ -17,18 +19,32 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) pip check
 	@touch $@
 
+## the whole suite, model-backed tests included
 test: install
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest
 
+## unit tests only (no real model)
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not slow and not model"
+	$(VENV)/bin/pytest -m "not slow and not model"
+
+## the main job on the embedded defaults: index the demo corpus, ask in English and Korean
+demo: install
+	$(WB) ingest
+	$(WB) chat "Who is your Ph.D. advisor?"
+	$(WB) chat "지도교수님이 누구세요?"
 
 ingest: install
 	$(WB) ingest
 
 chat: install
-	@test -d .data/index || $(WB) ingest
+	@test -f .data/index/manifest.json || $(WB) ingest
 	$(WB) chat
+
+## acceptance figures per language (hybrid, then dense retrieval)
+accept: install
+	@test -f .data/index/manifest.json || $(WB) ingest
+	$(WB) accept --mode hybrid
+	$(WB) accept --mode dense
 
 clean:
 	rm -rf .data runs .pytest_cache
