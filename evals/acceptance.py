@@ -102,4 +102,11 @@ def by_category(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def latency_p50(frame: pd.DataFrame) -> dict[str, float]:
-    return {c.removeprefix("ms_"): float(frame[c].median()) for c in frame.columns if c.startswith("ms_")}
+    """Median milliseconds per stage; generation also over the answers the LM helped write."""
+    p50 = {c.removeprefix("ms_"): float(frame[c].median()) for c in frame.columns if c.startswith("ms_")}
+    with_lm = frame[frame["lm_calls"] > 0]
+    if len(with_lm) and "ms_generate" in frame:
+        p50["generate (LM called)"] = float(with_lm["ms_generate"].median())
+    total = frame[[c for c in frame.columns if c.startswith("ms_")]].sum(axis=1)
+    p50["total"] = float(total.median())
+    return p50

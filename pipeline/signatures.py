@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Literal
 
 import dspy
-from pydantic import Field
 
 DOC_TYPES = ("education", "experience", "projects", "papers", "awards", "skills", "other", "cv", "about")
 DocType = Literal[DOC_TYPES]  # type: ignore[valid-type]

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 import zlib
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fake_server import FakeHandler, FakeServer
 
 MAX_BATCH = 100
 DEFAULT_DIM = 3072
@@ -67,14 +65,6 @@ class GeminiApiError(Exception):
         self.details = details or []
 
 
-@dataclass
-class Fault:
-    status: int | None = None
-    times: int | None = 1
-    delay: float = 0.0
-    path: str | None = None  # only requests whose path contains this (e.g. ":generateContent")
-
-
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -82,18 +72,12 @@ def _text_of(content: Any) -> str:
     return "".join(p.get("text", "") for p in parts if isinstance(p, dict))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_GET(self):
-        self._handle("GET")
+class _Handler(FakeHandler):
+    fault_messages = {
+        429: "Resource has been exhausted (e.g. check quota).",
+        500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+        503: "The model is overloaded. Please try again later.",
+    }
 
     def _send(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
@@ -111,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, message: str, details: list | None = None) -> None:
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None, details: list | None = None) -> None:
         error = {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}
         if details:
             error["details"] = details
@@ -119,26 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        fake._record(method, self.path, body, dict(self.headers))
-        fault = fake._take_fault(parts.path)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.status is not None:
-                messages = {
-                    429: "Resource has been exhausted (e.g. check quota).",
-                    500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
-                    503: "The model is overloaded. Please try again later.",
-                }
-                self._error(fault.status, messages.get(fault.status, "Injected fault"))
-                return
+        received = self._receive(method)
+        if received is None:
+            return
+        parts, body, raw = received
         query = parse_qs(parts.query)
         key = self.headers.get("x-goog-api-key") or (query.get("key") or [None])[0]
         if key != fake.api_key:
@@ -179,83 +147,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(exc.status, exc.message, exc.details)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakeGemini"
-
-
-class FakeGemini:
+class FakeGemini(FakeServer):
     """See the module docstring."""
+
+    handler = _Handler
+    name = "fake-gemini"
 
     def __init__(self, api_key: str = "test-key", reply: str | Callable[[dict], str] = "Hello from the fake Gemini."):
         self.api_key = api_key
         self.reply = reply
         self.replies: list[str] = []
         self.embed_models = ("gemini-embedding-001", "text-embedding-004", "gemini-embedding-exp-03-07")
-        self.requests: list[tuple[str, str, Any]] = []
-        self.request_headers: list[dict[str, str]] = []
-        self._faults: list[Fault] = []
-        self._lock = threading.RLock()
-        self._server: _Server | None = None
-
-    # -- lifecycle -------------------------------------------------------------------
-
-    def start(self) -> "FakeGemini":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-gemini", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeGemini":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     # -- test helpers ----------------------------------------------------------------
-
-    def inject(self, status: int | None = None, *, times: int | None = 1, delay: float = 0.0,
-               path: str | None = None) -> Fault:
-        fault = Fault(status=status, times=times, delay=delay, path=path)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     def calls(self, action: str) -> list[tuple[str, str, Any]]:
         """Recorded requests whose path ends in `:{action}` (query ignored)."""
         return [r for r in self.requests if urlsplit(r[1]).path.endswith(f":{action}")]
-
-    def _record(self, method: str, path: str, body: Any, headers: dict[str, str]) -> None:
-        with self._lock:
-            self.requests.append((method, path, body))
-            self.request_headers.append(headers)
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path is None or fault.path in path:
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
 
     # -- the API -----------------------------------------------------------------------
 

@@ -27,12 +27,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-import threading
-import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_server import FakeHandler, FakeServer
 
 MAX_UPSERT = 1000
 MAX_TOP_K = 10_000
@@ -40,15 +39,6 @@ METADATA_LIMIT = 40 * 1024
 
 # google.rpc codes Pinecone's data plane puts in its error bodies
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 503: 14}
-
-
-@dataclass
-class Fault:
-    status: int | None = None  # answer with this status (None: only delay)
-    times: int | None = 1  # how many requests it affects (None: until cleared)
-    delay: float = 0.0  # seconds to sleep first
-    path: str | None = None  # only requests whose path starts with this
-    retry_after: float | None = None  # Retry-After header on the error
 
 
 @dataclass
@@ -154,21 +144,8 @@ def _parse_sparse(raw: Any, what: str) -> dict[int, float] | None:
     return dict(zip(indices, (float(v) for v in values)))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # keep pytest output clean
-        pass
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
+class _Handler(FakeHandler):
+    fault_messages = {429: "Request rate limit exceeded", 500: "Internal error", 503: "Service unavailable"}
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -186,23 +163,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        fake._record(method, self.path, body, dict(self.headers))
-        fault = fake._take_fault(parts.path)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.status is not None:
-                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-                messages = {429: "Request rate limit exceeded", 500: "Internal error", 503: "Service unavailable"}
-                self._error(fault.status, messages.get(fault.status, "Injected fault"), headers)
-                return
+        received = self._receive(method)
+        if received is None:
+            return
+        parts, body, raw = received
         if self.headers.get("Api-Key") != fake.state.api_key:
             self._error(401, "Invalid API Key")
             return
@@ -230,65 +194,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, payload)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakePinecone"
-
-
-class FakePinecone:
+class FakePinecone(FakeServer):
     """One serverless index (one host) held in memory; see the module docstring."""
 
+    handler = _Handler
+    name = "fake-pinecone"
+
     def __init__(self, api_key: str = "pc-test-key", dimension: int | None = None, metric: str = "dotproduct"):
+        super().__init__()
         self.state = _State(api_key=api_key, dimension=dimension, metric=metric)
-        self.requests: list[tuple[str, str, Any]] = []  # (method, path with query, json body)
-        self.request_headers: list[dict[str, str]] = []
         self.list_page_size = 100  # the service's default page size for /vectors/list
-        self._faults: list[Fault] = []
-        self._lock = threading.RLock()
         self._ids = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------
-
-    def start(self) -> "FakePinecone":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-pinecone", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakePinecone":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- test helpers ------------------------------------------------------------
-
-    def inject(self, status: int | None = None, *, times: int | None = 1, delay: float = 0.0,
-               path: str | None = None, retry_after: float | None = None) -> Fault:
-        """Answer the next `times` matching requests with `status` (and/or sleep `delay`)."""
-        fault = Fault(status=status, times=times, delay=delay, path=path, retry_after=retry_after)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     def calls(self, path: str, method: str | None = None) -> list[tuple[str, str, Any]]:
         """Recorded requests to `path` (query string ignored)."""
@@ -297,22 +215,6 @@ class FakePinecone:
     def vectors(self, namespace: str = "") -> dict[str, _Record]:
         with self._lock:
             return dict(self.state.namespaces.get(namespace, {}))
-
-    def _record(self, method: str, path: str, body: Any, headers: dict[str, str]) -> None:
-        with self._lock:
-            self.requests.append((method, path, body))
-            self.request_headers.append(headers)
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path is None or path.startswith(fault.path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
 
     def _next_request_id(self) -> int:
         with self._lock:

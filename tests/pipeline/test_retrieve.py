@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from pipeline.corpus import load_corpus
 from pipeline.ingest import ingest
 from pipeline.providers.base import Chunk, Hit
 from pipeline.providers.lancedb_store import LanceDBStore
