@@ -111,14 +111,19 @@ def safe_lead(lead: str, facts: Sequence[str], question: str = "") -> str | None
     """Keep an LM framing sentence only if it is short, is not a copy of the facts,
     and names no number or proper noun that the facts and question do not."""
     lead = (lead or "").strip().split("\n")[0]
-    if not lead or len(lead) > 160 or len(lead.split()) > 24 or contains_korean(lead):
+    words = lead.split()
+    if not 4 <= len(words) <= 24 or len(lead) > 160 or contains_korean(lead):
         return None
+    if re.search(r"[{}#<>_@|\[\]]", lead) or not re.match(r"(I|I'm|I've|My|Yes|No|Here|This|That)\b", lead):
+        return None  # template debris, markup, or not a first-person framing
+    if max(words.count(w) for w in words) > 2:
+        return None  # a small model's loop
     known_text = " ".join([*facts, question])
     if "—" in lead or ";" in lead or _norm(lead) in _norm(known_text):
         return None  # a copied fact line, not a framing sentence
     if set(re.findall(r"\d+", lead)) - set(re.findall(r"\d+", known_text)):
         return None  # a small model invents dates; drop the sentence rather than the facts
-    names = {w for w in re.findall(r"\b[A-Z][\w.-]+", lead) if w.lower() not in _SENTENCE_WORDS}
+    names = {w.rstrip(".") for w in re.findall(r"\b[A-Z][\w.-]+", lead) if w.lower() not in _SENTENCE_WORDS}
     if {n for n in names if n not in known_text}:
         return None
     return lead if lead.endswith((".", ":", "!")) else lead + ":"

@@ -47,3 +47,20 @@ def test_section_label_matches_doc_types():
     assert section_label("papers", SITE) == "Papers"
     assert section_label("education", SITE) == "Education"
     assert section_label("awards", SITE) is None
+
+
+def test_lm_leads_are_kept_only_when_they_frame_without_inventing():
+    from pipeline.answers import safe_lead
+
+    facts = ["Ph.D. in Computer Science — Advisor: Prof. Junho Moon; Period: 2022 – Present"]
+    question = "Who is your advisor?"
+    assert safe_lead("My Ph.D. advisor is Prof. Junho Moon.", facts, question) == "My Ph.D. advisor is Prof. Junho Moon."
+    for bad in [
+        "{lead}",
+        "## question ##",
+        "My advisor was Prof. Kim Lee since 2019.",  # invented name and year
+        "Ph.D. in Computer Science — Advisor: Prof. Junho Moon",  # a copied fact line
+        "demo-demo-demo demo demo demo demo",
+        "The best way to reach me is listed on the Profile page.",  # not first person, invented page
+    ]:
+        assert safe_lead(bad, facts, question) is None, bad
