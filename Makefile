@@ -8,14 +8,14 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast demo ingest chat accept clean
+.PHONY: install test test-fast demo ingest chat accept eval eval-baseline clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@test -x $(UV) || $(VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 	$(UV) pip check
 	@touch $@
 
@@ -45,6 +45,14 @@ accept: install
 	@test -f .data/index/manifest.json || $(WB) ingest
 	$(WB) accept --mode hybrid
 	$(WB) accept --mode dense
+
+## the regression gate: evaluate the test split against datasets/baseline.json
+eval: install
+	$(WB) eval --split test
+
+## rewrite the committed baseline on purpose (commit datasets/baseline.json afterwards)
+eval-baseline: install
+	$(WB) eval --split test --write-baseline
 
 clean:
 	rm -rf .data runs .pytest_cache

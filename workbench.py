@@ -235,6 +235,126 @@ def accept(
     console.print("p50 latency per stage (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in p50.items()))
 
 
+BASELINE = Path("datasets/baseline.json")
+
+
+def ensure_index(settings) -> None:
+    """Ingest the configured corpus when the index does not exist yet (fresh clones)."""
+    from pipeline.factory import make_embedder, make_store, save_index_persona
+    from pipeline.ingest import ingest as run_ingest
+
+    store = make_store(settings)
+    if store.embedder_name() is not None:
+        return
+    err.print(f"[dim]no index at {settings.index_dir}: ingesting {settings.corpus_dir} first[/]")
+    run_ingest(Path(settings.corpus_dir), store, make_embedder(settings))
+    save_index_persona(settings, Path(settings.corpus_dir))
+
+
+@app.command("eval")
+def evaluate(
+    split: str = typer.Option("test", "--split", help="train, dev, test or all."),
+    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: off)."),
+    index: Optional[Path] = IndexOption,
+    dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
+    baseline: Path = typer.Option(BASELINE, "--baseline", help="Baseline to gate against."),
+    write_baseline: bool = typer.Option(False, "--write-baseline", help="Save this run as the baseline."),
+    gate: bool = typer.Option(True, "--gate/--no-gate", help="Fail when a metric regresses against the baseline."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM and score caches."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="Questions in flight."),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="Where run folders are written."),
+    as_json: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as one JSON object."),
+) -> None:
+    """Evaluate the program on a dataset split; gate against the committed baseline."""
+    if split not in ("train", "dev", "test", "all"):
+        fail("--split must be train, dev, test or all", 2)
+    settings = _settings(index_dir=index, lm_cache=False if no_cache else None, eval_concurrency=concurrency)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from evals import gate as gating
+    from evals import report
+    from evals.dataset import DatasetError, load_dataset
+    from evals.runner import COST, REPORTED, evaluate as run_evaluation
+    from pipeline.corpus import CorpusError
+    from pipeline.factory import build_workbench
+    from pipeline.program import LMUnavailableError
+    from pipeline.providers.base import ProviderError
+
+    try:
+        ensure_index(settings)
+        bench = build_workbench(settings, program_path=program)
+        cases = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()]).split(split)
+        if not cases:
+            fail(f"the dataset has no '{split}' questions", 2)
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            task = bar.add_task(f"evaluating {split}", total=len(cases))
+            result = run_evaluation(
+                bench, cases, top_k=top_k, concurrency=settings.eval_concurrency, judge_lm=settings.judge_lm,
+                score_cache=None if no_cache else Path(settings.cache_dir) / "scores.json",
+                progress=lambda: bar.advance(task),
+            )
+    except (DatasetError, ProviderError, LMUnavailableError, CorpusError) as exc:
+        fail(str(exc))
+    summary = result.summary()
+    summary.update({"split": split, "program": bench.program_source, "top_k": top_k, "seconds": result.seconds,
+                    "lm": settings.lm_provider, "judge": settings.judge_lm})
+    metrics = [m for m in REPORTED if m in result.frame.columns]
+
+    comparisons, base_frame, base_summary = [], None, None
+    if baseline.exists() and not write_baseline:
+        base_frame, base_summary = gating.load_baseline(baseline)
+        if base_summary.get("split") == split:
+            comparisons = gating.compare(result.frame, base_frame, metrics)
+    regressions = [c for c in comparisons if c.regressed]
+    summary["regressions"] = [c.metric for c in regressions]
+
+    note = f"split={split} program={bench.program_source} lm={settings.lm_provider} top_k={top_k or 'default'}"
+    run_dir = report.write_run(report.new_run_dir(runs), result.frame, summary, metrics, comparisons,
+                               base_frame, base_summary, note)
+    if settings.tracing_enabled:
+        from evals.langfuse_run import record_dataset_run
+
+        record_dataset_run(settings, cases, result.frame, run_dir.name)
+    if write_baseline:
+        gating.save_baseline(result.frame, summary, [*metrics, *COST], baseline)
+
+    _print_eval(summary, metrics, comparisons, run_dir, baseline if write_baseline else None)
+    if as_json:
+        print(json.dumps({k: summary[k] for k in ("score", "metrics", "split", "questions", "regressions",
+                                                  "judge_failures", "cost", "seconds")}, default=str))
+    if gate and regressions:
+        err.print("[bold red]regression:[/] " + "; ".join(
+            f"{c.metric} {c.baseline:.3f} → {c.current:.3f} (Δ {c.delta:+.3f}, 95% CI [{c.low:+.3f}, {c.high:+.3f}], "
+            f"tolerance {c.tolerance:.3f})" for c in regressions), soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_eval(summary: dict, metrics: list[str], comparisons, run_dir: Path, wrote: Path | None) -> None:
+    by_metric = {c.metric: c for c in comparisons}
+    table = Table("metric", "mean", "n", *(("baseline", "Δ", "95% CI", "") if comparisons else ()),
+                  title=f"eval: {summary['split']} split, {summary['questions']} questions")
+    for metric in metrics:
+        mean = summary["metrics"].get(metric)
+        if mean is None:
+            continue
+        row = [metric, f"{mean:.3f}", str(summary["counts"][metric])]
+        c = by_metric.get(metric)
+        if comparisons:
+            row += ([f"{c.baseline:.3f}", f"{c.delta:+.3f}", f"[{c.low:+.3f}, {c.high:+.3f}]",
+                     "[red]REGRESSED[/]" if c.regressed else ("[green]better[/]" if c.improved else "")]
+                    if c else ["", "", "", ""])
+        table.add_row(*row)
+    err.print(table)
+    failures = {k: v for k, v in summary["judge_failures"].items() if v}
+    if failures:
+        err.print("[yellow]judge scores missing (judge failed):[/] " + ", ".join(f"{k} {v}" for k, v in failures.items()))
+    err.print(f"report: {run_dir / 'report.md'}  ({summary['seconds']:.1f} s)")
+    if wrote:
+        err.print(f"baseline written: {wrote}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -107,8 +107,20 @@ class Workbench:
     def answer(self, question: str, history=None, top_k: int | None = None):
         import dspy
 
-        with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter()):
-            return self.program(question=question, history=history, top_k=top_k)
+        with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter(), track_usage=True):
+            result = self.program(question=question, history=history, top_k=top_k)
+        result.trace.lm_tokens = _total_tokens(result.get_lm_usage())
+        return result
+
+
+def _total_tokens(usage: dict | None) -> int:
+    """Prompt + completion tokens over every model a request used (cached calls count 0)."""
+    total = 0
+    for per_model in (usage or {}).values():
+        prompt = per_model.get("prompt_tokens") or per_model.get("input_tokens") or 0
+        completion = per_model.get("completion_tokens") or per_model.get("output_tokens") or 0
+        total += int(prompt) + int(completion)
+    return total
 
 
 def check_index(store: VectorStore, embedder: Embedder) -> None:
@@ -145,6 +157,7 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
         lm_capabilities(settings),
         params,
         doc_types=store.doc_types(),
+        cache_dir=settings.cache_dir,
     )
     source = "unoptimized"
     path = settings.program_path if program_path is None else program_path

@@ -10,8 +10,11 @@ thresholds are parameters: they are saved with the program and can be tuned.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -150,7 +153,7 @@ class Signals:
 class SignalPlanner:
     """Embeds exemplars once; classifies queries by nearest labelled exemplar."""
 
-    def __init__(self, embedder: Embedder, params: PlannerParams):
+    def __init__(self, embedder: Embedder, params: PlannerParams, cache_dir: Path | None = None):
         self.embedder = embedder
         self.params = params
         self._labels: list[str] = []
@@ -158,8 +161,30 @@ class SignalPlanner:
         for label, examples in params.exemplars.items():
             texts.extend(examples)
             self._labels.extend([label] * len(examples))
-        self._matrix = embedder.embed_queries(texts) if texts else np.zeros((0, embedder.dim), np.float32)
+        self._matrix = self._embed(texts, cache_dir)
         self._patterns = [re.compile(p, re.IGNORECASE) for p in INJECTION_PATTERNS]
+
+    def _embed(self, texts: list[str], cache_dir: Path | None) -> np.ndarray:
+        """Exemplar vectors, cached on disk per embedder and exemplar set (start-up cost)."""
+        if not texts:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        path = None
+        if cache_dir is not None:
+            digest = hashlib.sha1(json.dumps([self.embedder.name, texts], ensure_ascii=False).encode()).hexdigest()
+            path = Path(cache_dir) / f"exemplars-{digest[:16]}.npy"
+            if path.exists():
+                try:
+                    return np.load(path)
+                except (OSError, ValueError):
+                    pass
+        matrix = self.embedder.embed_queries(texts)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, matrix)
+            except OSError:
+                pass  # a read-only cache only costs start-up time
+        return matrix
 
     def similarities(self, query_vector: np.ndarray) -> dict[str, float]:
         sims = self._matrix @ np.asarray(query_vector, dtype=np.float32)

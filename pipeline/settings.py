@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="Comma-separated languages a remote LM writes well (default: en,ko).",
     )
 
+    # evaluation
+    judge_lm: str | None = Field(
+        None, validation_alias=_env("RAG_JUDGE_LM"), description="LiteLLM model string of the RAGAS judge."
+    )
+    eval_concurrency: int = Field(4, ge=1, le=64, validation_alias=_env("RAG_EVAL_CONCURRENCY"))
+
     # locations
     corpus_dir: Path = Field(DEMO_CORPUS, validation_alias=_env("RAG_CORPUS_DIR"))
     index_dir: Path = Field(DEFAULT_INDEX, validation_alias=_env("RAG_INDEX_DIR"))
@@ -77,6 +83,46 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["dense", "hybrid"] = Field("hybrid", validation_alias=_env("RAG_RETRIEVAL_MODE"))
     max_answer_chars: int = Field(500, ge=50, validation_alias=_env("RAG_MAX_ANSWER_CHARS"))
     local_threads: int = Field(2, ge=1, validation_alias=_env("RAG_LOCAL_THREADS"))
+
+    # service (service.py): the public chat endpoint
+    cors_origins: str = Field(
+        "http://localhost:4321",
+        validation_alias=_env("RAG_CORS_ORIGINS"),
+        description="Comma-separated browser origins allowed to call the service ('*': any; never with credentials).",
+    )
+    cors_allow_credentials: bool = Field(False, validation_alias=_env("RAG_CORS_CREDENTIALS"))
+    api_key: SecretStr | None = Field(
+        None, validation_alias=_env("RAG_API_KEY"), description="Shared secret the proxy sends as X-API-Key (unset: no check)."
+    )
+    rate_limit_session: int = Field(
+        20, ge=0, validation_alias=_env("RAG_RATE_LIMIT_SESSION"), description="Requests per minute per session id (0: off)."
+    )
+    rate_limit_ip: int = Field(
+        60, ge=0, validation_alias=_env("RAG_RATE_LIMIT_IP"), description="Requests per minute per client IP (0: off)."
+    )
+    trust_forwarded_for: bool = Field(
+        False,
+        validation_alias=_env("RAG_TRUST_FORWARDED_FOR"),
+        description="Take the client IP from X-Forwarded-For (always, when the caller presented RAG_API_KEY).",
+    )
+    max_body_bytes: int = Field(128 * 1024, ge=1024, validation_alias=_env("RAG_MAX_BODY_BYTES"))
+    max_message_chars: int = Field(2000, ge=1, validation_alias=_env("RAG_MAX_MESSAGE_CHARS"))
+    max_history_turns: int = Field(20, ge=0, validation_alias=_env("RAG_MAX_HISTORY_TURNS"))
+    request_deadline_s: float = Field(30.0, gt=0, validation_alias=_env("RAG_REQUEST_DEADLINE"))
+    lm_queue_depth: int = Field(
+        16, ge=0, validation_alias=_env("RAG_LM_QUEUE_DEPTH"), description="Requests that may wait for a worker; beyond: 503."
+    )
+    worker_threads: int = Field(4, ge=1, le=64, validation_alias=_env("RAG_WORKER_THREADS"))
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> "Settings":
+        if self.cors_allow_credentials and "*" in self.cors_origin_list:
+            raise ValueError("RAG_CORS_ORIGINS='*' cannot be combined with RAG_CORS_CREDENTIALS=true: list the origins")
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def lm_provider(self) -> str:

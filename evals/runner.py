@@ -1,0 +1,157 @@
+"""Run the program over dataset cases and score every answer.
+
+`evaluate()` answers the cases with bounded concurrency, computes the judge-free
+metrics, the RAGAS metrics (plus judge metrics when configured) and the headline
+score, and returns one row per question plus the aggregates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from evals import metrics
+from evals.dataset import Case
+
+# the metrics the report, the gate and the summary show, in this order
+REPORTED = (
+    "score",
+    "hit@1", "hit@5", "recall@5", "mrr", "ndcg@5", "id_context_precision", "id_context_recall",
+    "relevance_correct", "retrieval_correct", "doc_type_f1", "rewrite_hit@5",
+    "semantic_similarity", "string_similarity", "rouge_l",
+    "language_match", "refusal_correct", "says_unknown", "length_ok", "html_safe",
+    "faithfulness", "response_relevancy", "llm_context_precision", "llm_context_recall", "factual_correctness",
+)
+COST = ("latency_ms", "lm_calls", "lm_tokens")
+
+
+@dataclass
+class Evaluation:
+    frame: pd.DataFrame  # one row per question
+    judge_failures: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        return summarize(self.frame, self.judge_failures)
+
+
+def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str]) -> dict:
+    started = time.perf_counter()
+    result = bench.answer(case.question, case.history_dicts(), top_k=top_k)
+    elapsed = (time.perf_counter() - started) * 1000
+    ranked = [s.id for s in result.sources]
+    return {
+        "id": case.id,
+        "split": case.split,
+        "category": case.category,
+        "language": case.language,
+        "question": case.question,
+        "reference_answer": case.reference_answer,
+        "answer": result.answer,
+        "answer_text": result.answer_text,
+        "rewritten_query": result.rewritten_query,
+        "retrieved_ids": ranked,
+        "retrieved_texts": [texts.get(cid, "") for cid in ranked],
+        "reference_ids": case.context_ids,
+        "declined": not result.plan.relevant,
+        "retrieved": bool(result.sources),
+        "plan_doc_types": list(result.plan.doc_types),
+        "latency_ms": elapsed,
+        "lm_calls": result.trace.lm_calls,
+        "lm_tokens": getattr(result.trace, "lm_tokens", 0),
+        "lm_fallbacks": result.trace.lm_fallbacks,
+        **{f"ms_{stage}": ms for stage, ms in result.trace.timings_ms.items()},
+    }
+
+
+def _judge_free(case: Case, record: dict) -> dict:
+    row = metrics.retrieval_metrics(record["retrieved_ids"], case.context_ids if case.expected_retrieval else [])
+    row.update(metrics.behaviour_metrics(case, record["answer"], record["answer_text"], record["declined"],
+                                         record["retrieved"]))
+    row["doc_type_f1"] = (
+        metrics.doc_type_f1(record["plan_doc_types"], case.expected_doc_types)
+        if record["retrieved"] and case.expected_retrieval else math.nan
+    )
+    row["rewrite_hit@5"] = row["hit@5"] if case.history else math.nan
+    return row
+
+
+def evaluate(
+    bench,
+    cases: Sequence[Case],
+    *,
+    top_k: int | None = None,
+    concurrency: int = 4,
+    judge_lm: str | None = None,
+    judge_kwargs: dict | None = None,
+    score_cache: Path | None = None,
+    progress: Callable[[], None] | None = None,
+) -> Evaluation:
+    """Answer every case (at most `concurrency` at once) and score the answers."""
+    from evals.ragas_scoring import score_records
+
+    started = time.perf_counter()
+    texts = {c.id: c.text for c in bench.store.chunks()}
+
+    def one(case: Case) -> dict:
+        record = _answer_record(bench, case, top_k, texts)
+        if progress:
+            progress()
+        return record
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        records = list(pool.map(one, cases))
+    by_id = {c.id: c for c in cases}
+    rows = [{**record, **_judge_free(by_id[record["id"]], record)} for record in records]
+    ragas_scores, failures = score_records(
+        records, judge_lm=judge_lm, embedder=bench.embedder, cache_path=score_cache, judge_kwargs=judge_kwargs
+    )
+    for row, scores in zip(rows, ragas_scores):
+        row.update(scores)
+        row["score"] = metrics.question_score(row)
+    frame = pd.DataFrame(rows)
+    return Evaluation(frame, failures, time.perf_counter() - started)
+
+
+def _mean(series: pd.Series) -> float | None:
+    values = pd.to_numeric(series, errors="coerce").dropna()
+    return float(values.mean()) if len(values) else None
+
+
+def summarize(frame: pd.DataFrame, judge_failures: dict[str, int] | None = None) -> dict:
+    """Headline score, each metric's mean and count, per category and split, and cost."""
+    present = [m for m in REPORTED if m in frame.columns]
+    overall = {m: _mean(frame[m]) for m in present}
+    counts = {m: int(pd.to_numeric(frame[m], errors="coerce").notna().sum()) for m in present}
+
+    def grouped(column: str) -> dict:
+        return {
+            str(key): {m: _mean(group[m]) for m in present} | {"questions": len(group)}
+            for key, group in frame.groupby(column)
+        }
+
+    stage_columns = [c for c in frame.columns if c.startswith("ms_")]
+    return {
+        "score": overall.get("score"),
+        "questions": len(frame),
+        "metrics": overall,
+        "counts": counts,
+        "judge_failures": judge_failures or {},
+        "by_category": grouped("category"),
+        "by_split": grouped("split"),
+        "by_language": grouped("language"),
+        "cost": {
+            "latency_ms_p50": float(frame["latency_ms"].median()),
+            "latency_ms_p95": float(frame["latency_ms"].quantile(0.95)),
+            "stage_ms_p50": {c.removeprefix("ms_"): float(frame[c].median()) for c in stage_columns},
+            "lm_calls_per_question": float(frame["lm_calls"].mean()),
+            "lm_tokens_per_question": float(frame["lm_tokens"].mean()),
+            "lm_parse_fallbacks": int(frame["lm_fallbacks"].sum()),
+        },
+    }
