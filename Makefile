@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast demo ingest chat accept eval eval-baseline clean
+.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize clean
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,10 @@ eval: install
 ## rewrite the committed baseline on purpose (commit datasets/baseline.json afterwards)
 eval-baseline: install
 	$(WB) eval --split test --write-baseline
+
+## compile the program on train, select on dev, save artifacts/program.json (+ optimize-report.md)
+optimize: install
+	$(WB) optimize
 
 clean:
 	rm -rf .data runs .pytest_cache

@@ -355,6 +355,61 @@ def _print_eval(summary: dict, metrics: list[str], comparisons, run_dir: Path, w
         err.print(f"baseline written: {wrote}")
 
 
+@app.command()
+def optimize(
+    optimizer: str = typer.Option("random-search", "--optimizer",
+                                  help="random-search (parameters), bootstrap, mipro or gepa (prompts)."),
+    stages: str = typer.Option("rewrite,plan,generate", "--stages", help="Comma-separated stages to tune."),
+    budget: int = typer.Option(12, "--budget", min=1, max=200, help="Candidates (random search) or demos."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="A stronger LM (DSPy model string) for demos."),
+    out: Path = typer.Option(Path("artifacts/program.json"), "--out", help="Where the optimized program goes."),
+    index: Optional[Path] = IndexOption,
+    dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
+) -> None:
+    """Compile the program on the train split, select on dev, save it for every entry point."""
+    from evals.optimize import OPTIMIZERS, STAGES
+
+    chosen_stages = [s.strip() for s in stages.split(",") if s.strip()]
+    if optimizer not in OPTIMIZERS:
+        fail(f"--optimizer must be one of {', '.join(OPTIMIZERS)}", 2)
+    if not chosen_stages or set(chosen_stages) - set(STAGES):
+        fail(f"--stages takes a comma-separated subset of {', '.join(STAGES)}", 2)
+    settings = _settings(index_dir=index)
+    from evals.dataset import DatasetError, load_dataset
+    from evals.optimize import optimize as run_optimize
+    from evals.optimize import write_report
+    from pipeline.factory import build_workbench
+    from pipeline.program import LMUnavailableError, save_program
+    from pipeline.providers.base import ProviderError
+
+    try:
+        ensure_index(settings)
+        bench = build_workbench(settings, program_path="none")
+        data = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()])
+        teacher_lm = None
+        if teacher:
+            import dspy
+
+            teacher_lm = dspy.LM(teacher, temperature=0.0)
+        with err.status("optimizing…") as status:
+            result = run_optimize(
+                bench, data.split("train"), data.split("dev"), data.split("test"), optimizer=optimizer,
+                stages=chosen_stages, budget=budget, seed=seed, concurrency=settings.eval_concurrency,
+                teacher_lm=teacher_lm, progress=lambda message: status.update(message),
+            )
+    except (DatasetError, ProviderError, LMUnavailableError, ValueError) as exc:
+        fail(str(exc))
+    save_program(bench.program, out)
+    report_path = write_report(result, out.with_name("optimize-report.md"), out)
+    before, after = result.before_dev.summary()["score"], result.after_dev.summary()["score"]
+    line = f"dev score {before:.3f} → {after:.3f}"
+    if result.before_test is not None:
+        line += f"; test {result.before_test.summary()['score']:.3f} → {result.after_test.summary()['score']:.3f}"
+    console.print(f"{line}; chosen: {result.chosen}; {result.seconds:.0f} s")
+    console.print(f"saved {out} and {report_path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

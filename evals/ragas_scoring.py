@@ -167,6 +167,18 @@ async def _score_one(scorer, metric: str, inputs: dict) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _run(coroutine):
+    """asyncio.run, also from code that already runs an event loop (notebooks, services)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def score_records(
     records: Sequence[dict],
     *,
@@ -214,7 +226,7 @@ def score_records(
 
             return await asyncio.gather(*(one(item) for item in todo))
 
-        for (i, metric, _inputs_, key), value, ok in asyncio.run(run_all()):
+        for (i, metric, _inputs_, key), value, ok in _run(run_all()):
             if ok and value is not None:
                 results[i][metric] = value
                 cache.put(key, value)

@@ -61,6 +61,13 @@ def not_found(persona: Persona, language: str) -> str:
     return "Sorry, I couldn't find that on my site. Try asking about my education, projects or papers."
 
 
+def lookup_unavailable(persona: Persona, language: str) -> str:
+    """The degraded reply when the site's content cannot be searched (embedder or store down)."""
+    if language == "ko":
+        return "죄송해요, 지금은 제 사이트 내용을 찾아볼 수 없어요. 잠시 후에 다시 물어봐 주세요."
+    return "Sorry, I can't look that up right now. Please ask me again in a little while."
+
+
 def format_passages(hits: Sequence[Hit]) -> str:
     """Numbered, delimited passages: the LM sees them as quoted data."""
     blocks = []

@@ -27,7 +27,7 @@ LABELS = ("greeting", "identity", "off_topic", "injection", "owner")
 DEFAULT_EXEMPLARS: dict[str, list[str]] = {
     "greeting": [
         "Hi!", "Hello", "Hey there", "Good morning", "Hi, nice to meet you", "Thanks!", "Thank you so much",
-        "Bye, see you", "안녕하세요", "안녕", "반가워요", "감사합니다", "고마워요", "좋은 아침이에요",
+        "Bye, see you", "How are you?", "How's your day going?", "What's up?", "안녕하세요", "잘 지내요?", "안녕", "반가워요", "감사합니다", "고마워요", "좋은 아침이에요",
     ],
     "identity": [
         "Who are you?", "What are you?", "Are you a bot?", "Who am I talking to?", "Introduce yourself",

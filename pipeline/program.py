@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import dspy
 from pydantic import BaseModel, Field
@@ -17,7 +19,7 @@ from pipeline import answers
 from pipeline.history import Turn, format_history, parse_history
 from pipeline.persona import Persona
 from pipeline.planner import PlannerParams, SignalPlanner, blend, known_doc_types
-from pipeline.providers.base import Embedder, Hit, LMCapabilities
+from pipeline.providers.base import Embedder, Hit, LMCapabilities, ProviderError
 from pipeline.render import render_answer, section_label
 from pipeline.retrieve import Retriever
 from pipeline.signatures import FrameAnswer, GenerateAnswer, PlanQuery, RewriteQuery
@@ -37,6 +39,14 @@ _FOLLOW_UP = re.compile(
 
 class LMUnavailableError(RuntimeError):
     """The configured LM could not be reached; the service answers 503."""
+
+
+#: Whoever runs the program may watch its stages (the service: tracing spans, and stopping
+#: work at a stage boundary once the visitor has gone): a callable taking the stage's name
+#: and returning a context manager entered around that stage. Unset: no cost.
+STAGE_OBSERVER: ContextVar[Callable[[str], AbstractContextManager] | None] = ContextVar(
+    "stage_observer", default=None
+)
 
 
 class ProgramParams(BaseModel):
@@ -102,12 +112,18 @@ class Trace:
     timings_ms: dict[str, float] = field(default_factory=dict)
     lm_calls: int = 0
     lm_fallbacks: int = 0
+    lm_tokens: int = 0
 
     @contextmanager
     def stage(self, name: str):
+        observer = STAGE_OBSERVER.get()
         started = time.perf_counter()
         try:
-            yield
+            if observer is None:
+                yield
+            else:
+                with observer(name):
+                    yield
         finally:
             self.timings_ms[name] = round((time.perf_counter() - started) * 1000, 2)
 
@@ -123,6 +139,7 @@ class DigitalTwin(dspy.Module):
         capabilities: LMCapabilities | None = None,
         params: ProgramParams | None = None,
         doc_types: Sequence[str] = (),
+        cache_dir: Path | None = None,
     ):
         super().__init__()
         self.rewrite = dspy.Predict(RewriteQuery, max_tokens=MAX_TOKENS["rewrite"])
@@ -136,6 +153,16 @@ class DigitalTwin(dspy.Module):
         self._capabilities = capabilities or LMCapabilities()
         self._doc_types = list(doc_types)
         self._signals: SignalPlanner | None = None
+        self._cache_dir = cache_dir
+
+    def __deepcopy__(self, memo):
+        """Copies (DSPy's optimizers make many) share the providers: only prompts, demos
+        and parameters are copied. A native embedder handle must never be duplicated."""
+        shared = {"_retriever", "_embedder", "_persona", "_capabilities", "_signals", "_cache_dir", "_doc_types"}
+        new = self.__class__.__new__(self.__class__)
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = value if key in shared else copy.deepcopy(value, memo)
+        return new
 
     # -- persistence: predictors via DSPy, parameters beside them --------------------------
 
@@ -155,7 +182,7 @@ class DigitalTwin(dspy.Module):
     @property
     def signal_planner(self) -> SignalPlanner:
         if self._signals is None:
-            self._signals = SignalPlanner(self._embedder, self.params.planner)
+            self._signals = SignalPlanner(self._embedder, self.params.planner, self._cache_dir)
         return self._signals
 
     def warm_up(self) -> None:
@@ -180,16 +207,22 @@ class DigitalTwin(dspy.Module):
             query = self._rewrite(question, turns, trace)
         search_query = self.signal_planner.expand(query) if language == "ko" else query
         with trace.stage("embed"):
-            vector = self._embedder.embed_queries([search_query])[0]
+            try:
+                vector = self._embedder.embed_queries([search_query])[0]
+            except ProviderError as exc:  # the embedder is down: nothing can be looked up
+                return self._lookup_unavailable(query, language, trace, exc)
         with trace.stage("plan"):
             plan = self._plan(query, vector, trace, top_k)
         hits: list[Hit] = []
         best = 0.0
         with trace.stage("retrieve"):
             if plan.relevant and plan.needs_retrieval and plan.k > 0:
-                retrieved = self._retriever(
-                    search_query, vector, plan.k, plan.doc_types, "hard" if plan.lm_used else "soft"
-                )
+                try:
+                    retrieved = self._retriever(
+                        search_query, vector, plan.k, plan.doc_types, "hard" if plan.lm_used else "soft"
+                    )
+                except ProviderError as exc:  # the store is down (its client's retries are spent)
+                    return self._lookup_unavailable(query, language, trace, exc, plan)
                 hits, best = retrieved.hits, retrieved.best_similarity
                 if plan.label == "unknown" and not plan.lm_used and best < self.params.planner.relevance_min_score:
                     plan.relevant = False  # nothing on the site is close: treat as off-topic
@@ -209,6 +242,23 @@ class DigitalTwin(dspy.Module):
             language=language,
             best_similarity=best,
             trace=trace,
+        )
+
+    def _lookup_unavailable(self, query: str, language: str, trace: Trace, exc: ProviderError,
+                            plan: Plan | None = None):
+        """The degraded answer: say honestly, in the visitor's language, that looking it up failed."""
+        log.warning("retrieval unavailable, answering without it: %s", exc)  # adapters mask keys
+        text = answers.lookup_unavailable(self._persona, language)
+        return dspy.Prediction(
+            answer=render_answer(text, self._persona.site_map, self.params.max_answer_chars),
+            answer_text=text,
+            sources=[],
+            plan=plan or Plan(relevant=True, needs_retrieval=True, doc_types=[], k=0, label="unknown"),
+            rewritten_query=query,
+            language=language,
+            best_similarity=0.0,
+            trace=trace,
+            degraded="retrieval",
         )
 
     # -- stages -------------------------------------------------------------------------

@@ -1,0 +1,244 @@
+"""Compile the program against the dataset: search on train, select on dev, save.
+
+Two kinds of knobs are tuned:
+- `ProgramParams` (retrieval weight and depth, planner thresholds, whether the local LM
+  frames answers): a random search, each candidate scored by the headline `score`;
+- the LM stages' prompts: DSPy's optimizers (`bootstrap` = BootstrapFewShot,
+  `mipro` = MIPROv2, `gepa` = GEPA) over the stages named in `stages`, with a per-stage
+  metric, optionally bootstrapping demonstrations with a stronger teacher LM.
+
+Candidates are compiled on the train split; the winner is the best on dev. The
+optimized program is saved to `artifacts/program.json`, which every entry point uses.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from evals.dataset import Case
+from evals.gate import compare
+from evals.runner import Evaluation, evaluate
+
+OPTIMIZERS = ("random-search", "bootstrap", "mipro", "gepa")
+STAGES = ("rewrite", "plan", "generate")
+PREDICTORS = {"rewrite": ("rewrite",), "plan": ("planner_lm",), "generate": ("generate", "frame")}
+
+
+@dataclass
+class Trial:
+    name: str
+    params: dict
+    train_score: float
+    dev_score: float | None = None
+
+
+@dataclass
+class OptimizeResult:
+    optimizer: str
+    stages: list[str]
+    before_dev: Evaluation
+    after_dev: Evaluation
+    before_test: Evaluation | None
+    after_test: Evaluation | None
+    trials: list[Trial] = field(default_factory=list)
+    seconds: float = 0.0
+    lm_calls: int = 0
+    chosen: str = "unoptimized"
+
+
+def _score(evaluation: Evaluation) -> float:
+    return float(evaluation.summary()["score"] or 0.0)
+
+
+def sample_params(base, rng: random.Random, stages: Sequence[str]):
+    """A random neighbour of `base` (a ProgramParams) in the knobs of the chosen stages."""
+    params = copy.deepcopy(base)
+    p = params.planner
+    if "plan" in stages:
+        for name in ("greeting_min_sim", "identity_min_sim", "off_topic_min_sim", "injection_min_sim"):
+            setattr(p, name, round(getattr(p, name) + rng.uniform(-0.03, 0.03), 3))
+        p.label_margin = round(rng.uniform(0.0, 0.05), 3)
+        p.relevance_min_score = round(p.relevance_min_score + rng.uniform(-0.03, 0.03), 3)
+        params.hybrid_alpha = round(rng.uniform(0.4, 0.8), 2)
+        params.top_k = rng.choice([4, 5, 6])
+    if "rewrite" in stages:
+        params.follow_up_with_answer = rng.random() < 0.7
+        params.follow_up_max_words = rng.choice([8, 12, 16])
+    if "generate" in stages:
+        params.lead_from_lm = rng.random() < 0.5
+    return params
+
+
+def _stage_metric(stage: str) -> Callable:
+    """DSPy metric for one stage's predictor, from the case's expectations."""
+
+    def metric(example, prediction, trace=None):
+        if stage == "plan":
+            return float(bool(prediction.plan.relevant) == bool(example.expected_relevant))
+        if stage == "rewrite":
+            refs = set(example.context_ids)
+            return float(bool(refs & {s.id for s in prediction.sources[:5]})) if refs else 1.0
+        return float(prediction.trace.lm_fallbacks == 0 and len(prediction.answer_text) <= 500)
+
+    return metric
+
+
+def _examples(cases: Sequence[Case]):
+    import dspy
+
+    return [
+        dspy.Example(question=c.question, history=c.history_dicts(), expected_relevant=c.expected_relevant,
+                     context_ids=c.context_ids, reference_answer=c.reference_answer).with_inputs("question", "history")
+        for c in cases
+    ]
+
+
+def _compile_prompts(bench, optimizer: str, stages: Sequence[str], train: Sequence[Case], budget: int,
+                     teacher_lm=None):
+    """Run a DSPy optimizer over the LM predictors of `stages`; returns the compiled program."""
+    import dspy
+
+    program = bench.program
+    names = [n for stage in stages for n in PREDICTORS[stage]]
+    # freeze the predictors outside the chosen stages so the optimizer leaves them alone
+    frozen = {name: pred for name, pred in program.named_predictors() if name not in names}
+    for pred in frozen.values():
+        pred._compiled = True
+    metric = _stage_metric(stages[0]) if len(stages) == 1 else (
+        lambda ex, pred, trace=None: sum(_stage_metric(s)(ex, pred, trace) for s in stages) / len(stages))
+    trainset = _examples(train)
+    with dspy.context(lm=bench.lm, adapter=dspy.JSONAdapter()):
+        if optimizer == "bootstrap":
+            teacher = {"lm": teacher_lm} if teacher_lm is not None else None
+            compiler = dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=min(4, budget),
+                                             max_labeled_demos=0, teacher_settings=teacher)
+            compiled = compiler.compile(program, trainset=trainset)
+        elif optimizer == "mipro":
+            compiler = dspy.MIPROv2(metric=metric, auto="light", num_threads=2, teacher_settings=teacher_lm and {"lm": teacher_lm})
+            compiled = compiler.compile(program, trainset=trainset, requires_permission_to_run=False)
+        elif optimizer == "gepa":
+            reflection = teacher_lm or bench.lm
+            compiler = dspy.GEPA(metric=lambda g, p, trace=None, pred_name=None, pred_trace=None: metric(g, p),
+                                 auto="light", reflection_lm=reflection, num_threads=2)
+            compiled = compiler.compile(program, trainset=trainset)
+        else:
+            raise ValueError(f"unknown optimizer {optimizer!r}")
+    for pred in frozen.values():
+        pred._compiled = False
+    return compiled
+
+
+def optimize(
+    bench,
+    train: Sequence[Case],
+    dev: Sequence[Case],
+    test: Sequence[Case] = (),
+    *,
+    optimizer: str = "random-search",
+    stages: Sequence[str] = STAGES,
+    budget: int = 12,
+    seed: int = 0,
+    concurrency: int = 4,
+    teacher_lm=None,
+    progress: Callable[[str], None] | None = None,
+) -> OptimizeResult:
+    """Search on train, select on dev; `bench.program` ends up as the chosen program."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}: choose from {', '.join(STAGES)}")
+    started = time.perf_counter()
+    say = progress or (lambda message: None)
+    run = lambda cases: evaluate(bench, cases, concurrency=concurrency)  # noqa: E731
+    calls_before = _lm_calls(bench)
+
+    say("evaluating the unoptimized program on dev")
+    before_dev = run(dev)
+    before_test = run(test) if test else None
+    original = bench.program
+    best_program, best_dev, chosen = original, _score(before_dev), "unoptimized"
+    trials: list[Trial] = []
+
+    if optimizer == "random-search":
+        rng = random.Random(seed)
+        candidates = []
+        for i in range(budget):
+            params = sample_params(original.params, rng, stages)
+            candidate = original.deepcopy()
+            candidate.params = params
+            candidate._signals = None if params.planner != original.params.planner else original._signals
+            bench.program = candidate
+            say(f"candidate {i + 1}/{budget} on train")
+            train_score = _score(run(train))
+            trials.append(Trial(f"candidate {i + 1}", params.model_dump(mode="json"), train_score))
+            candidates.append((train_score, i, candidate))
+        # the best few on train compete on dev: selection never sees test
+        for train_score, i, candidate in sorted(candidates, key=lambda t: -t[0])[:3]:
+            bench.program = candidate
+            say(f"candidate {i + 1} on dev")
+            dev_score = _score(run(dev))
+            trials[i].dev_score = dev_score
+            if dev_score > best_dev:
+                best_program, best_dev, chosen = candidate, dev_score, trials[i].name
+    else:
+        say(f"compiling {', '.join(stages)} with {optimizer}")
+        compiled = _compile_prompts(bench, optimizer, stages, train, budget, teacher_lm)
+        bench.program = compiled
+        dev_score = _score(run(dev))
+        trials.append(Trial(optimizer, {}, float("nan"), dev_score))
+        if dev_score > best_dev:
+            best_program, best_dev, chosen = compiled, dev_score, optimizer
+
+    bench.program = best_program
+    after_dev = run(dev) if best_program is not original else before_dev
+    after_test = (run(test) if best_program is not original else before_test) if test else None
+    return OptimizeResult(optimizer, list(stages), before_dev, after_dev, before_test, after_test, trials,
+                          time.perf_counter() - started, _lm_calls(bench) - calls_before, chosen)
+
+
+def _lm_calls(bench) -> int:
+    return len(getattr(bench.lm, "history", []) or [])
+
+
+def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path:
+    """artifacts/optimize-report.md: settings, time, calls, before/after with CIs, per category."""
+    from evals.report import _markdown_table, comparison_frame
+
+    import pandas as pd
+
+    def block(name: str, before: Evaluation | None, after: Evaluation | None) -> list[str]:
+        if before is None or after is None:
+            return []
+        comparisons = compare(after.frame, before.frame, ["score", "hit@5", "mrr", "relevance_correct",
+                                                          "semantic_similarity", "rouge_l", "refusal_correct"])
+        b, a = before.summary(), after.summary()
+        per_category = pd.DataFrame(
+            [{"category": c, "questions": v["questions"], "before": v["score"],
+              "after": a["by_category"].get(c, {}).get("score")} for c, v in sorted(b["by_category"].items())]
+        )
+        return [f"## {name}", "", f"score {b['score']:.3f} → {a['score']:.3f}", "",
+                _markdown_table(comparison_frame(comparisons)), "", "Per category:", "",
+                _markdown_table(per_category), ""]
+
+    trials = pd.DataFrame([{"trial": t.name, "train score": t.train_score, "dev score": t.dev_score}
+                           for t in result.trials])
+    lines = [
+        "# Optimization report", "",
+        f"- optimizer: `{result.optimizer}`; stages: {', '.join(result.stages)}",
+        f"- chosen: **{result.chosen}**, saved to `{program_path}`",
+        f"- time: {result.seconds:.0f} s; LM calls made: {result.lm_calls}",
+        "- candidates are compiled on train and selected on dev; test is reported, never used to choose",
+        "", "## Trials", "", _markdown_table(trials) if len(trials) else "(none)", "",
+        *block("Dev split (before → after, paired bootstrap 95% CI)", result.before_dev, result.after_dev),
+        *block("Test split (before → after)", result.before_test, result.after_test),
+    ]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,97 @@
+"""Optimization on a tiny split with fakes: it improves dev, saves, and the saved program is served."""
+
+import json
+
+import dspy
+import pytest
+
+from evals.dataset import load_dataset
+from evals.optimize import optimize, sample_params, write_report
+from pipeline.factory import Workbench, build_workbench
+from pipeline.persona import Persona
+from pipeline.program import DigitalTwin, ProgramParams, save_program
+from pipeline.providers.base import LMCapabilities
+from pipeline.retrieve import Retriever
+from pipeline.settings import Settings
+from tests.fakes import ScriptedEngine
+
+REF = {"source": "education.md", "heading": "M.S. in Robotics"}
+PAPER = {"source": "papers.md", "heading": "Swarm Coordination with Sparse Signals"}
+
+
+def case(i, question, split, refs, category="single-fact", relevant=True):
+    return {"id": f"t{i}", "question": question, "history": [], "language": "en", "category": category,
+            "expected_relevant": relevant, "expected_retrieval": relevant, "expected_doc_types": [],
+            "reference_answer": "An answer.", "reference_contexts": refs, "split": split}
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    rows = [
+        case(1, "Who advised your robotics master's at Zephyr Institute?", "train", [REF]),
+        case(2, "Which venue published the swarm coordination paper?", "train", [PAPER]),
+        case(3, "What testbed did you use, ORCHID-7?", "train", [REF]),
+        case(4, "Where did you study physics at Lumen University?", "dev",
+             [{"source": "education.md", "heading": "B.S. in Physics"}]),
+        case(5, "Who co-authored the ICRA swarm paper?", "dev", [PAPER]),
+        case(6, "Tell me about the ORCHID-7 swarm robotics testbed", "test", [REF]),
+    ]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return path
+
+
+@pytest.fixture
+def bench(mini_index, hash_embedder, tmp_path):
+    params = ProgramParams(top_k=0)  # a deliberately broken starting point: retrieval off
+    params.planner.relevance_min_score = 0.0  # calibrated for e5; hash vectors score lower
+    persona = Persona(name="Mina Park")
+    program = DigitalTwin(Retriever(mini_index), hash_embedder, persona, LMCapabilities(), params,
+                          doc_types=mini_index.doc_types())
+    lm = dspy.LM("fake/model", engine=ScriptedEngine({"lead": "Here you go:"}), cache=False, num_retries=0)
+    settings = Settings(index_dir=mini_index.index_dir, cache_dir=tmp_path / "cache")
+    return Workbench(settings, hash_embedder, mini_index, persona, program, lm, "unoptimized")
+
+
+def test_random_search_improves_dev_and_the_saved_program_is_used(bench, tiny_dataset, tmp_path, monkeypatch):
+    data = load_dataset(tiny_dataset, chunk_ids=[c.id for c in bench.store.chunks()])
+    original = bench.program
+    result = optimize(bench, data.split("train"), data.split("dev"), data.split("test"), budget=4, seed=3,
+                      concurrency=2)
+    assert result.after_dev.summary()["score"] > result.before_dev.summary()["score"]
+    assert result.chosen != "unoptimized" and bench.program is not original
+    assert bench.program.params.top_k > 0 and original.params.top_k == 0  # the original was not mutated
+    assert all(t.train_score == t.train_score for t in result.trials)  # every candidate was scored on train
+
+    path = save_program(bench.program, tmp_path / "artifacts" / "program.json")
+    report = write_report(result, tmp_path / "artifacts" / "optimize-report.md", path)
+    assert "Dev split" in report.read_text() and "candidate" in report.read_text()
+    saved = json.loads(path.read_text())
+    assert saved["workbench_params"]["top_k"] == bench.program.params.top_k
+
+    # build_workbench (used by chat, eval and the service) loads artifacts/program.json when present
+    monkeypatch.setattr("pipeline.factory.make_embedder", lambda settings: bench.embedder)
+    settings = Settings(index_dir=bench.store.index_dir, cache_dir=tmp_path / "cache", program_path=path)
+    served = build_workbench(settings, lm=bench.lm)
+    assert served.program_source == str(path)
+    assert served.program.params.top_k == bench.program.params.top_k
+    unoptimized = build_workbench(settings, program_path="none", lm=bench.lm)
+    assert unoptimized.program.params.top_k == ProgramParams().top_k
+
+
+def test_sampled_parameters_stay_in_range():
+    import random
+
+    rng = random.Random(0)
+    for _ in range(50):
+        params = sample_params(ProgramParams(), rng, ["plan", "generate", "rewrite"])
+        assert 0.4 <= params.hybrid_alpha <= 0.8 and params.top_k in (4, 5, 6)
+        assert 0.0 <= params.planner.label_margin <= 0.05
+
+
+def test_unknown_optimizer_or_stage_is_a_clear_error(bench, tiny_dataset):
+    data = load_dataset(tiny_dataset, chunk_ids=[c.id for c in bench.store.chunks()])
+    with pytest.raises(ValueError, match="--optimizer must be one of"):
+        optimize(bench, data.split("train"), data.split("dev"), optimizer="annealing")
+    with pytest.raises(ValueError, match="unknown stage"):
+        optimize(bench, data.split("train"), data.split("dev"), stages=["retrieve"])
