@@ -51,4 +51,5 @@ def record_dataset_run(settings, cases, frame, run_name: str, dataset_name: str 
         return True
     except Exception as exc:  # noqa: BLE001 - recording is best effort
         log.warning("could not record the Langfuse dataset run: %s", exc.__class__.__name__)
+        log.debug("dataset run failure", exc_info=True)
         return False
