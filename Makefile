@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize clean
+.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize serve bench clean
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,14 @@ eval-baseline: install
 ## compile the program on train, select on dev, save artifacts/program.json (+ optimize-report.md)
 optimize: install
 	$(WB) optimize
+
+## the chat service on http://127.0.0.1:8000 (ingests the demo corpus first on a fresh clone)
+serve: install
+	$(WB) serve
+
+## service overhead: POST /api/chat over HTTP vs in-process, zero-latency fake LM (runs/bench-*.json)
+bench: install
+	$(WB) bench
 
 clean:
 	rm -rf .data runs .pytest_cache

