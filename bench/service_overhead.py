@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from bench.stats import summarize
 from service import quiet_openmp
 
 FAKE_LM = "bench/zero-latency"
@@ -121,26 +121,6 @@ def create_bench_app():
 
 
 # -- measuring -------------------------------------------------------------------------------------
-
-
-def _percentile(sorted_ms: list[float], q: float) -> float:
-    if not sorted_ms:
-        return float("nan")
-    rank = max(0, min(len(sorted_ms) - 1, math.ceil(q / 100 * len(sorted_ms)) - 1))  # nearest rank
-    return sorted_ms[rank]
-
-
-def summarize(latencies_ms: list[float], seconds: float, errors: int = 0) -> dict:
-    ordered = sorted(latencies_ms)
-    return {
-        "requests": len(latencies_ms),
-        "errors": errors,
-        "p50_ms": round(_percentile(ordered, 50), 2),
-        "p99_ms": round(_percentile(ordered, 99), 2),
-        "mean_ms": round(sum(ordered) / len(ordered), 2) if ordered else float("nan"),
-        "requests_per_s": round(len(latencies_ms) / seconds, 2) if seconds > 0 else float("nan"),
-        "seconds": round(seconds, 3),
-    }
 
 
 def measure_inprocess(workbench, requests: int, concurrency: int) -> tuple[list[float], float, int]:
@@ -303,16 +283,3 @@ def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[
     }
     result["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return result
-
-
-def write_result(result: dict, runs: Path) -> Path:
-    runs = Path(runs)
-    runs.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path = runs / f"bench-{stamp}.json"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = runs / f"bench-{stamp}-{suffix}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return path
