@@ -72,6 +72,7 @@ def compare(current: pd.DataFrame, baseline: pd.DataFrame, metrics: list[str], c
         if pair.empty:
             continue
         diffs = (pair[metric] - pair[base_col]).to_numpy(dtype=float)
+        diffs = np.where(np.abs(diffs) < 1e-9, 0.0, diffs)  # float noise of re-computed scores is no change
         low, high = paired_bootstrap(diffs, int(boot.get("samples", 2000)), float(boot.get("confidence", 0.95)),
                                      int(boot.get("seed", 7)))
         out.append(

@@ -57,3 +57,12 @@ def test_only_shared_questions_and_values_are_paired(tmp_path):
     assert summary == {"split": "test"} and list(loaded["id"]) == ["q0", "q1", "q2"]
     changes = question_changes(current, baseline)
     assert list(changes["id"]) == ["q1"] and changes.iloc[0]["change"] == 0.4
+
+
+def test_float_noise_of_a_recomputed_run_is_neither_better_nor_worse():
+    base = np.linspace(0.2, 0.9, 30)
+    baseline = frame({"semantic_similarity": base}, 30)
+    rerun = frame({"semantic_similarity": base + 2e-16}, 30)
+    [result] = compare(rerun, baseline, ["semantic_similarity"], CONFIG)
+    assert not result.improved and not result.regressed
+    assert result.low == result.high == 0.0
