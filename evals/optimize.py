@@ -29,12 +29,18 @@ STAGES = ("rewrite", "plan", "generate")
 PREDICTORS = {"rewrite": ("rewrite",), "plan": ("planner_lm",), "generate": ("generate", "frame")}
 
 
+# dev differences smaller than this are noise on ~30 questions: among candidates this close to
+# the best, the cheapest (fewest LM calls per question) wins
+MIN_GAIN = 0.002
+
+
 @dataclass
 class Trial:
     name: str
     params: dict
     train_score: float
     dev_score: float | None = None
+    dev_lm_calls: float | None = None
 
 
 @dataclass
@@ -55,6 +61,22 @@ def _score(evaluation: Evaluation) -> float:
     return float(evaluation.summary()["score"] or 0.0)
 
 
+def _lm_calls_per_question(evaluation: Evaluation) -> float:
+    return float(evaluation.summary()["cost"]["lm_calls_per_question"])
+
+
+def choose(contenders: Sequence[tuple[str, float, float]], min_gain: float = MIN_GAIN) -> str:
+    """The winner among (name, dev score, LM calls per question), the unoptimized program first.
+
+    Scores within `min_gain` of the best count as equal: among those the cheapest wins, and
+    on equal cost the one listed first, so noise never replaces the served program.
+    """
+    best = max(score for _, score, _ in contenders)
+    close = [(calls, order, name) for order, (name, score, calls) in enumerate(contenders)
+             if score >= best - min_gain]
+    return min(close)[2]
+
+
 def sample_params(base, rng: random.Random, stages: Sequence[str]):
     """A random neighbour of `base` (a ProgramParams) in the knobs of the chosen stages."""
     params = copy.deepcopy(base)
@@ -71,6 +93,10 @@ def sample_params(base, rng: random.Random, stages: Sequence[str]):
         params.follow_up_max_words = rng.choice([8, 12, 16])
     if "generate" in stages:
         params.lead_from_lm = rng.random() < 0.5
+        params.fact_chars = rng.choice([200, 280, 360, 440])
+        params.fact_passages = rng.choice([1, 2, 3])
+        params.fact_lines_top = rng.choice([1, 2, 3, 4])
+        params.fact_lines_other = rng.choice([0, 1, 2])
     return params
 
 
@@ -162,7 +188,8 @@ def optimize(
     before_dev = run(dev)
     before_test = run(test) if test else None
     original = bench.program
-    best_program, best_dev, chosen = original, _score(before_dev), "unoptimized"
+    programs = {"unoptimized": original}
+    contenders = [("unoptimized", _score(before_dev), _lm_calls_per_question(before_dev))]
     trials: list[Trial] = []
 
     if optimizer == "random-search":
@@ -182,19 +209,21 @@ def optimize(
         for train_score, i, candidate in sorted(candidates, key=lambda t: -t[0])[:3]:
             bench.program = candidate
             say(f"candidate {i + 1} on dev")
-            dev_score = _score(run(dev))
-            trials[i].dev_score = dev_score
-            if dev_score > best_dev:
-                best_program, best_dev, chosen = candidate, dev_score, trials[i].name
+            evaluation = run(dev)
+            trials[i].dev_score, trials[i].dev_lm_calls = _score(evaluation), _lm_calls_per_question(evaluation)
+            programs[trials[i].name] = candidate
+            contenders.append((trials[i].name, trials[i].dev_score, trials[i].dev_lm_calls))
     else:
         say(f"compiling {', '.join(stages)} with {optimizer}")
         compiled = _compile_prompts(bench, optimizer, stages, train, budget, teacher_lm)
         bench.program = compiled
-        dev_score = _score(run(dev))
-        trials.append(Trial(optimizer, {}, float("nan"), dev_score))
-        if dev_score > best_dev:
-            best_program, best_dev, chosen = compiled, dev_score, optimizer
+        evaluation = run(dev)
+        trials.append(Trial(optimizer, {}, float("nan"), _score(evaluation), _lm_calls_per_question(evaluation)))
+        programs[optimizer] = compiled
+        contenders.append((optimizer, trials[-1].dev_score, trials[-1].dev_lm_calls))
 
+    chosen = choose(contenders)
+    best_program = programs[chosen]
     bench.program = best_program
     after_dev = run(dev) if best_program is not original else before_dev
     after_test = (run(test) if best_program is not original else before_test) if test else None
@@ -226,14 +255,19 @@ def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path
                 _markdown_table(comparison_frame(comparisons)), "", "Per category:", "",
                 _markdown_table(per_category), ""]
 
-    trials = pd.DataFrame([{"trial": t.name, "train score": t.train_score, "dev score": t.dev_score}
-                           for t in result.trials])
+    trials = pd.DataFrame([{"trial": t.name, "train score": t.train_score, "dev score": t.dev_score,
+                            "dev LM calls/question": t.dev_lm_calls} for t in result.trials])
+    before_calls = _lm_calls_per_question(result.before_dev)
+    after_calls = _lm_calls_per_question(result.after_dev)
     lines = [
         "# Optimization report", "",
         f"- optimizer: `{result.optimizer}`; stages: {', '.join(result.stages)}",
         f"- chosen: **{result.chosen}**, saved to `{program_path}`",
         f"- time: {result.seconds:.0f} s; LM calls made: {result.lm_calls}",
         "- candidates are compiled on train and selected on dev; test is reported, never used to choose",
+        f"- selection: dev scores within {MIN_GAIN} of the best count as equal; among those the fewest LM calls "
+        "per question wins, the unoptimized program on a tie (it competes too)",
+        f"- LM calls per dev question: {before_calls:.2f} → {after_calls:.2f}",
         "", "## Trials", "", _markdown_table(trials) if len(trials) else "(none)", "",
         *block("Dev split (before → after, paired bootstrap 95% CI)", result.before_dev, result.after_dev),
         *block("Test split (before → after)", result.before_test, result.after_test),

@@ -78,25 +78,33 @@ def format_passages(hits: Sequence[Hit]) -> str:
 
 
 def supporting_lines(
-    query: str, hits: Sequence[Hit], tokenize: Callable[[str], list[str]], limit: int = MAX_FACT_CHARS
+    query: str,
+    hits: Sequence[Hit],
+    tokenize: Callable[[str], list[str]],
+    limit: int = MAX_FACT_CHARS,
+    *,
+    passages: int = 3,
+    lines_top: int = 3,
+    lines_other: int = 1,
 ) -> list[str]:
     """The best lines of the top passages for this query, within `limit` characters.
 
-    The top passage leads with its heading; a second passage from another file
-    is added when room remains, which is what multi-hop questions need.
+    The top passage leads with its heading and its `lines_top` lines that share most
+    words with the query; among the next `passages - 1`, one from another file adds
+    `lines_other` lines when room remains, which is what multi-hop questions need.
     """
     wanted = set(tokenize(query))
     facts: list[str] = []
     used = 0
     seen_sources: set[str] = set()
-    for rank, hit in enumerate(hits[:3]):
-        if rank > 0 and (hit.chunk.source in seen_sources or used > limit * 0.6):
+    for rank, hit in enumerate(hits[: max(1, passages)]):
+        if rank > 0 and (lines_other <= 0 or hit.chunk.source in seen_sources or used > limit * 0.6):
             continue
         lines = [ln.strip() for ln in _LINE_SPLIT.split(hit.chunk.text) if ln.strip()]
         scored = sorted(
             range(len(lines)), key=lambda i: (-len(wanted & set(tokenize(lines[i]))), i)
         )
-        keep = sorted(scored[: 3 if rank == 0 else 1])
+        keep = sorted(scored[: max(1, lines_top) if rank == 0 else lines_other])
         block = [hit.chunk.title] + [lines[i] for i in keep if lines[i] != hit.chunk.title]
         text = " — ".join([block[0], "; ".join(block[1:])]) if len(block) > 1 else block[0]
         room = limit - used

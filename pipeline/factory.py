@@ -132,6 +132,13 @@ def check_index(store: VectorStore, embedder: Embedder) -> None:
             f"the index was built with the embedder '{built_by}' but '{embedder.name}' is configured: "
             "re-ingest with `workbench ingest --rebuild` (or configure the same embedder)"
         )
+    from pipeline.text import KEYWORDS_VERSION
+
+    if store.keywords_version() != KEYWORDS_VERSION:
+        raise IndexMismatchError(
+            "the index's keyword search was built by an older version of the workbench: "
+            "run `workbench ingest` again (same corpus, same --index) to update it"
+        )
 
 
 def build_workbench(settings: Settings, *, index_dir: Path | None = None, program_path: Path | str | None = None,

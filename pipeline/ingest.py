@@ -11,6 +11,7 @@ import numpy as np
 
 from pipeline.corpus import SkippedFile, load_corpus
 from pipeline.providers.base import Embedder, IndexMismatchError, VectorStore
+from pipeline.text import KEYWORDS_VERSION
 
 BATCH = 16
 Progress = Callable[[int, int], None]
@@ -61,7 +62,9 @@ def ingest(
         stored = {}
 
     current = {c.id: c for c in corpus.chunks}
-    todo = [c for c in corpus.chunks if stored.get(c.id) != c.content_hash]
+    # keyword tokens from an older version of the tokenizer: every chunk is rewritten
+    stale_keywords = bool(stored) and store.keywords_version() != KEYWORDS_VERSION
+    todo = [c for c in corpus.chunks if stale_keywords or stored.get(c.id) != c.content_hash]
     report.new = sum(1 for c in todo if c.id not in stored)
     report.updated = len(todo) - report.new
     report.unchanged = len(current) - len(todo)

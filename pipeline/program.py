@@ -63,6 +63,11 @@ class ProgramParams(BaseModel):
     follow_up_max_words: int = 12
     follow_up_with_answer: bool = True
     follow_up_answer_chars: int = 160
+    # the extractive answer (answers.supporting_lines): how much of the passages it quotes
+    fact_chars: int = 360
+    fact_passages: int = 3
+    fact_lines_top: int = 3
+    fact_lines_other: int = 1
 
 
 @dataclass
@@ -344,7 +349,9 @@ class DigitalTwin(dspy.Module):
             )
             if out is not None and out.answer.strip():
                 return out.answer.strip()
-        facts = answers.supporting_lines(query, hits, keyword_tokens)
+        p = self.params
+        facts = answers.supporting_lines(query, hits, keyword_tokens, p.fact_chars, passages=p.fact_passages,
+                                         lines_top=p.fact_lines_top, lines_other=p.fact_lines_other)
         if not answers.mentions_query(query, facts, keyword_tokens):
             # the closest passages do not contain what was asked: say so, then show them
             return answers.extractive(persona, language, facts, None, label, writes_language, found=False)

@@ -9,8 +9,12 @@ from collections import Counter
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LATIN = re.compile(r"[A-Za-z]")
-_WORD = re.compile(r"[\w]+", re.UNICODE)
+# a run of Hangul syllables, or a run of other word characters: "kornorm은" → "kornorm", "은"
+_WORD = re.compile(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+", re.UNICODE)
 _HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
+
+# bump when keyword_tokens changes: stored keyword indexes must then be rebuilt (`workbench ingest`)
+KEYWORDS_VERSION = 2
 
 STOPWORDS = frozenset(
     """a an the and or of to in on at for from by with about as is are was were be been being do does did
@@ -43,15 +47,24 @@ def _stem(word: str) -> str:
 
 def keyword_tokens(text: str, *, drop_stopwords: bool = True) -> list[str]:
     """Tokens for keyword search: lowercased, lightly stemmed English words,
-    and Korean words plus their character bigrams (particles stick to Korean nouns)."""
+    and Korean words plus their character bigrams (particles stick to Korean nouns).
+
+    Korean glued to a Latin word is split off: "kornorm은" → "kornorm" (a one-syllable
+    particle is grammar and dropped), "HCI학회" → "hci", "학회".
+    """
     text = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []
-    for word in _WORD.findall(text):
-        if _HANGUL_WORD.match(word):
-            tokens.append(word)
-            tokens.extend(word[i : i + 2] for i in range(len(word) - 1))
-        elif not (drop_stopwords and word in STOPWORDS):
-            tokens.append(_stem(word.replace("_", "")) if word.isalpha() else word)
+    for word in text.split():
+        after_latin = False
+        for piece in _WORD.findall(word):
+            if _HANGUL_WORD.match(piece):
+                if not (after_latin and len(piece) == 1):
+                    tokens.append(piece)
+                    tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+                continue
+            after_latin = True
+            if not (drop_stopwords and piece in STOPWORDS):
+                tokens.append(_stem(piece.replace("_", "")) if piece.isalpha() else piece)
     return [t for t in tokens if t]
 
 

@@ -76,6 +76,10 @@ class VectorStore(Protocol):
         """The embedder that built this index, or None when it is empty/new."""
         ...
 
+    def keywords_version(self) -> int | None:
+        """The `pipeline.text.KEYWORDS_VERSION` its keyword index was built with (None: empty/new)."""
+        ...
+
     def existing_hashes(self) -> dict[str, str]:
         """chunk id → content hash of what is stored (for idempotent ingestion)."""
         ...

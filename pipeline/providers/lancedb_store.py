@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.providers.base import Chunk, Hit, IndexMismatchError, SearchRequest
 from pipeline.providers.exact_search import ExactIndex
 from pipeline.retrieval_fusion import convex_fusion
-from pipeline.text import keyword_tokens
+from pipeline.text import KEYWORDS_VERSION, keyword_tokens
 
 TABLE = "chunks"
 MANIFEST = "manifest.json"
@@ -68,6 +68,11 @@ class LanceDBStore:
 
     def embedder_name(self) -> str | None:
         return self.manifest().get("embedder")
+
+    def keywords_version(self) -> int | None:
+        """The `keyword_tokens` version of the stored keyword index (None: no index yet)."""
+        manifest = self.manifest()
+        return int(manifest.get("keywords", 1)) if manifest else None
 
     def exists(self) -> bool:
         return (self.index_dir / MANIFEST).exists()
@@ -127,7 +132,8 @@ class LanceDBStore:
         return list(self._connect().list_tables().tables)
 
     def _write_manifest(self, embedder_name: str, dim: int) -> None:
-        (self.index_dir / MANIFEST).write_text(json.dumps({"embedder": embedder_name, "dim": dim}, indent=2))
+        manifest = {"embedder": embedder_name, "dim": dim, "keywords": KEYWORDS_VERSION}
+        (self.index_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
     def _reindex_text(self) -> None:
         # tokens are made by pipeline.text (Korean bigrams, light stemming); the

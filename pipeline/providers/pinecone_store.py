@@ -9,7 +9,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from pipeline.providers.base import Chunk, Hit, ProviderError, SearchRequest
-from pipeline.text import sparse_vector
+from pipeline.text import KEYWORDS_VERSION, sparse_vector
 
 MANIFEST_ID = "__workbench_manifest__"
 UPSERT_BATCH = 100  # vectors per upsert request
@@ -194,13 +194,18 @@ class PineconeStore:
     def embedder_name(self) -> str | None:
         return self.manifest().get("embedder")
 
+    def keywords_version(self) -> int | None:
+        """The `keyword_tokens` version of the stored sparse vectors (None: no index yet)."""
+        manifest = self.manifest()
+        return int(manifest.get("keywords", 1)) if manifest else None
+
     def exists(self) -> bool:
         return bool(self.manifest())
 
     def _write_manifest(self, embedder_name: str, dim: int) -> None:
         values = [0.0] * dim
         values[0] = 1e-6  # the service refuses all-zero dense vectors; this one scores ~0
-        metadata = {"kind": "workbench-manifest", "embedder": embedder_name, "dim": dim}
+        metadata = {"kind": "workbench-manifest", "embedder": embedder_name, "dim": dim, "keywords": KEYWORDS_VERSION}
         with self._calling("writing the index manifest"):
             self._index.upsert(
                 vectors=[{"id": MANIFEST_ID, "values": values, "metadata": metadata}], namespace=self.namespace
@@ -239,7 +244,8 @@ class PineconeStore:
             with self._calling("upserting vectors"):
                 self._index.upsert(vectors=records[start : start + UPSERT_BATCH], namespace=self.namespace)
         manifest = self.manifest()
-        if manifest.get("embedder") != embedder_name or manifest.get("dim") != dim:
+        if (manifest.get("embedder"), manifest.get("dim"), manifest.get("keywords")) != (
+                embedder_name, dim, KEYWORDS_VERSION):
             self._write_manifest(embedder_name, dim)
 
     def delete(self, ids: Sequence[str]) -> None:

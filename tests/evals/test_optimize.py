@@ -95,3 +95,12 @@ def test_unknown_optimizer_or_stage_is_a_clear_error(bench, tiny_dataset):
         optimize(bench, data.split("train"), data.split("dev"), optimizer="annealing")
     with pytest.raises(ValueError, match="unknown stage"):
         optimize(bench, data.split("train"), data.split("dev"), stages=["retrieve"])
+
+
+def test_selection_prefers_the_cheaper_of_candidates_within_noise():
+    from evals.optimize import choose
+
+    assert choose([("unoptimized", 0.90, 1.0), ("a", 0.95, 1.0)]) == "a"  # a real gain wins
+    assert choose([("unoptimized", 0.900, 1.0), ("a", 0.901, 1.0), ("b", 0.8995, 0.0)]) == "b"  # same score, cheaper
+    assert choose([("unoptimized", 0.900, 1.0), ("a", 0.9005, 1.0)]) == "unoptimized"  # noise changes nothing
+    assert choose([("unoptimized", 0.90, 1.0), ("a", 0.95, 1.0), ("b", 0.9495, 1.0)]) == "a"

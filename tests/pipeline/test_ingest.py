@@ -55,3 +55,24 @@ def test_skipped_files_are_in_the_report(mini_corpus, store, hash_embedder):
     (mini_corpus / "draft.md").write_text("no front matter")
     report = ingest(mini_corpus, store, hash_embedder)
     assert [(s.path, "front matter" in s.reason) for s in report.skipped] == [("draft.md", True)]
+
+
+def test_an_index_from_an_older_tokenizer_is_refused_then_updated_by_ingest(mini_corpus, store, hash_embedder):
+    import json
+
+    from pipeline.factory import check_index
+    from pipeline.text import KEYWORDS_VERSION
+
+    ingest(mini_corpus, store, hash_embedder)
+    manifest_path = store.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["keywords"] == KEYWORDS_VERSION
+    del manifest["keywords"]  # what an index written before the version was recorded looks like
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="run `workbench ingest` again"):
+        check_index(LanceDBStore(store.index_dir), hash_embedder)
+
+    again = ingest(mini_corpus, LanceDBStore(store.index_dir), hash_embedder)
+    assert again.updated == 4 and again.unchanged == 0  # every chunk's keywords rewritten
+    check_index(LanceDBStore(store.index_dir), hash_embedder)
+    assert ingest(mini_corpus, LanceDBStore(store.index_dir), hash_embedder).unchanged == 4

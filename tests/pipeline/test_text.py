@@ -21,3 +21,11 @@ def test_sparse_vector_is_sorted_and_query_weights_are_flat():
     assert max(doc["values"]) > min(doc["values"])  # term frequency shows in documents
     query = sparse_vector("robot swarm", query=True)
     assert query["values"] == [1.0, 1.0]
+
+
+def test_korean_glued_to_a_latin_word_is_split_off_and_particles_dropped():
+    assert keyword_tokens("kornorm은 어떤 라이브러리야?")[:2] == ["kornorm", "어떤"]
+    assert keyword_tokens("CSCW 2025 paper의 co-author가") == ["cscw", "2025", "paper", "co", "author"]
+    assert keyword_tokens("한국HCI학회") == ["한국", "한국", "hci", "학회", "학회"]
+    assert "chi" in keyword_tokens("CHI에서 상 받은 적 있어?") and "상" in keyword_tokens("CHI에서 상 받은 적 있어?")
+    assert "지도" in keyword_tokens("지도교수는")  # a Korean word keeps its own particles and bigrams

@@ -76,6 +76,9 @@ def test_upsert_then_count_hashes_doc_types_and_manifest(filled, fake, embedder)
     assert filled.existing_hashes() == {c.id: c.content_hash for c in CHUNKS}
     assert filled.doc_types() == ["education", "papers"]
     assert filled.embedder_name() == embedder.name
+    from pipeline.text import KEYWORDS_VERSION
+
+    assert filled.keywords_version() == KEYWORDS_VERSION  # its sparse vectors' tokenizer
     assert filled.exists()
     assert sorted(filled.chunks(), key=lambda c: c.id) == sorted(CHUNKS, key=lambda c: c.id)
 
