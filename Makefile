@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize serve bench clean
+.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize serve bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -62,9 +62,13 @@ optimize: install
 serve: install
 	$(WB) serve
 
-## service overhead: POST /api/chat over HTTP vs in-process, zero-latency fake LM (runs/bench-*.json)
+## how fast, how big, against what: every figure a ratio to a baseline measured in the same run (runs/bench-*.json)
 bench: install
 	$(WB) bench
+
+## the same, small: about a minute
+bench-quick: install
+	$(WB) bench --quick
 
 clean:
 	rm -rf .data runs .pytest_cache

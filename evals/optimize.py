@@ -194,7 +194,11 @@ def optimize(
 
     if optimizer == "random-search":
         rng = random.Random(seed)
+        say("the unoptimized program on train")
+        trials.append(Trial("unoptimized", original.params.model_dump(mode="json"), _score(run(train)),
+                            contenders[0][1], contenders[0][2]))
         candidates = []
+        index_of: dict[int, int] = {}
         for i in range(budget):
             params = sample_params(original.params, rng, stages)
             candidate = original.deepcopy()
@@ -204,15 +208,17 @@ def optimize(
             say(f"candidate {i + 1}/{budget} on train")
             train_score = _score(run(train))
             trials.append(Trial(f"candidate {i + 1}", params.model_dump(mode="json"), train_score))
+            index_of[i] = len(trials) - 1
             candidates.append((train_score, i, candidate))
         # the best few on train compete on dev: selection never sees test
         for train_score, i, candidate in sorted(candidates, key=lambda t: -t[0])[:3]:
             bench.program = candidate
             say(f"candidate {i + 1} on dev")
             evaluation = run(dev)
-            trials[i].dev_score, trials[i].dev_lm_calls = _score(evaluation), _lm_calls_per_question(evaluation)
-            programs[trials[i].name] = candidate
-            contenders.append((trials[i].name, trials[i].dev_score, trials[i].dev_lm_calls))
+            trial = trials[index_of[i]]
+            trial.dev_score, trial.dev_lm_calls = _score(evaluation), _lm_calls_per_question(evaluation)
+            programs[trial.name] = candidate
+            contenders.append((trial.name, trial.dev_score, trial.dev_lm_calls))
     else:
         say(f"compiling {', '.join(stages)} with {optimizer}")
         compiled = _compile_prompts(bench, optimizer, stages, train, budget, teacher_lm)
