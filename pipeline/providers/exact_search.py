@@ -69,4 +69,5 @@ class ExactIndex:
             best = rows[top_k_indices(scores[rows], k)]
         else:
             best = top_k_indices(scores, k)
-        return [Hit(self.chunks[i], float(scores[i])) for i in best]
+        # plain ints and floats first: indexing with NumPy scalars costs more than the search
+        return [Hit(self.chunks[i], score) for i, score in zip(best.tolist(), scores[best].tolist())]
