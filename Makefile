@@ -31,7 +31,7 @@ test-fast: install
 demo: install
 	$(WB) ingest
 	$(WB) chat "Who is your Ph.D. advisor?"
-	$(WB) chat "지도교수님이 누구세요?"
+	$(WB) chat "박사 과정 지도교수님이 누구세요?"
 
 ingest: install
 	$(WB) ingest
