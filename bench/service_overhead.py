@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from bench.processes import embedded_env, free_port, stop
 from bench.stats import summarize
 from service import quiet_openmp
 
@@ -176,21 +176,13 @@ def measure_http(url: str, requests: int, concurrency: int) -> tuple[list[float]
     return asyncio.run(run())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serving(settings, timeout: float = 180.0) -> Iterator[str]:
     """uvicorn with the benchmark app in a child process on 127.0.0.1; yields its URL."""
     import httpx
 
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LANGFUSE_", "GEMINI_", "PINECONE_", "RAG_"))}
-    env.update({
+    port = free_port()
+    env = embedded_env(**{
         "RAG_INDEX_DIR": str(settings.index_dir), "RAG_CACHE_DIR": str(settings.cache_dir),
         "RAG_PROGRAM": str(settings.program_path), "RAG_CORPUS_DIR": str(settings.corpus_dir),
         "RAG_WORKER_THREADS": str(settings.worker_threads), "RAG_LOCAL_THREADS": str(settings.local_threads),
@@ -219,12 +211,7 @@ def serving(settings, timeout: float = 180.0) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
 
 
 def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[int, ...] = (8, 32),

@@ -9,7 +9,6 @@ memory (VmHWM) is read from /proc.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.service_overhead import QUESTIONS, _free_port
+from bench.processes import embedded_env, free_port, stop
+from bench.service_overhead import QUESTIONS
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,9 +43,8 @@ def run(index_dir: Path, questions: int = 8, timeout: float = 300.0) -> dict:
     import httpx
 
     cache = Path(tempfile.mkdtemp(prefix="bench-startup-cache-"))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "GEMINI_", "PINECONE_", "RAG_"))}
-    env.update({"RAG_CACHE_DIR": str(cache), "RAG_RATE_LIMIT_SESSION": "0", "RAG_RATE_LIMIT_IP": "0"})
+    port = free_port()
+    env = embedded_env(RAG_CACHE_DIR=str(cache), RAG_RATE_LIMIT_SESSION="0", RAG_RATE_LIMIT_IP="0")
     command = [*workbench_command(), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}/api/chat"
     body = {"message": QUESTIONS[0], "history": [], "sessionId": "bench-startup"}
@@ -75,12 +74,7 @@ def run(index_dir: Path, questions: int = 8, timeout: float = 300.0) -> dict:
             answered += response.status_code == 200
         rss = peak_rss_mb(child.pid)
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
         shutil.rmtree(cache, ignore_errors=True)
     return {"cold_start_s": round(first_s, 2), "rss_mb": rss, "rss_after_first_mb": rss_first,
             "answered": answered, "asked": 1 + len(QUESTIONS[1 : 1 + questions])}
