@@ -87,6 +87,7 @@ def sample_params(base, rng: random.Random, stages: Sequence[str]):
         p.label_margin = round(rng.uniform(0.0, 0.05), 3)
         p.relevance_min_score = round(p.relevance_min_score + rng.uniform(-0.03, 0.03), 3)
         params.hybrid_alpha = round(rng.uniform(0.4, 0.8), 2)
+        params.section_filter_weight = rng.choice([0.25, 0.5, 0.75, 1.0])
         params.top_k = rng.choice([4, 5, 6])
     if "rewrite" in stages:
         params.follow_up_with_answer = rng.random() < 0.7

@@ -55,6 +55,8 @@ class ProgramParams(BaseModel):
     planner: PlannerParams = Field(default_factory=PlannerParams)
     retrieval_mode: str = "hybrid"
     hybrid_alpha: float = 0.6
+    # how much a section guessed from keyword cues counts (soft filter: rank fusion weight)
+    section_filter_weight: float = 1.0
     top_k: int = 5
     max_answer_chars: int = 500
     # the local LM writes a one-line framing, kept only when it passes answers.safe_lead;
@@ -207,6 +209,7 @@ class DigitalTwin(dspy.Module):
         language = detect_language(question)
         self._retriever.mode = self.params.retrieval_mode
         self._retriever.alpha = self.params.hybrid_alpha
+        self._retriever.filter_weight = self.params.section_filter_weight
 
         with trace.stage("rewrite"):
             query = self._rewrite(question, turns, trace)

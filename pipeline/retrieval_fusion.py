@@ -9,13 +9,14 @@ from pipeline.providers.base import Hit
 RRF_K = 60
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int = RRF_K) -> list[Hit]:
-    """Fuse rankings (best first) into the top `k` hits scored by sum(1 / (rrf_k + rank))."""
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int = RRF_K,
+                           weights: Sequence[float] | None = None) -> list[Hit]:
+    """Fuse rankings (best first) into the top `k` hits scored by sum(weight / (rrf_k + rank))."""
     scores: dict[str, float] = {}
     chunks = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, hit in enumerate(ranking, start=1):
-            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + weight / (rrf_k + rank)
             chunks.setdefault(hit.chunk.id, hit.chunk)
     ordered = sorted(scores, key=lambda cid: (-scores[cid], cid))
     return [Hit(chunks[cid], scores[cid]) for cid in ordered[:k]]

@@ -43,12 +43,13 @@ def collapse_duplicates(hits: Sequence[Hit], k: int) -> list[Hit]:
     return out[:k]
 
 
-def _soft_merge(filtered: list[Hit], unfiltered: list[Hit], depth: int) -> list[Hit]:
-    """Rank by fusing both lists; report each chunk's own search score."""
+def _soft_merge(filtered: list[Hit], unfiltered: list[Hit], depth: int, filter_weight: float = 1.0) -> list[Hit]:
+    """Rank by fusing both lists (the filtered one weighted); report each chunk's own search score."""
     scores: dict[str, float] = {}
     for hit in [*filtered, *unfiltered]:
         scores[hit.chunk.id] = max(scores.get(hit.chunk.id, float("-inf")), hit.score)
-    return [Hit(h.chunk, scores[h.chunk.id]) for h in reciprocal_rank_fusion([filtered, unfiltered], depth)]
+    fused = reciprocal_rank_fusion([filtered, unfiltered], depth, weights=[filter_weight, 1.0])
+    return [Hit(h.chunk, scores[h.chunk.id]) for h in fused]
 
 
 class Retriever:
@@ -56,10 +57,11 @@ class Retriever:
     `soft` fuses the filtered and unfiltered rankings, so a wrong guess of the section
     costs rank, not recall."""
 
-    def __init__(self, store: VectorStore, mode: str = "hybrid", alpha: float = 0.6):
+    def __init__(self, store: VectorStore, mode: str = "hybrid", alpha: float = 0.6, filter_weight: float = 1.0):
         self.store = store
         self.mode = mode
         self.alpha = alpha
+        self.filter_weight = filter_weight  # soft mode: the filtered ranking's weight against the unfiltered one
 
     def __call__(
         self, query: str, vector: np.ndarray, k: int, doc_types: Sequence[str] = (), filter_mode: str = "hard"
@@ -73,7 +75,10 @@ class Retriever:
         if doc_types:
             filtered = self.store.search(SearchRequest(vector, query, depth, tuple(doc_types), self.mode, self.alpha))
             if filtered:
-                hits = filtered if filter_mode == "hard" else _soft_merge(filtered, unfiltered, depth)
+                # one entry, one id, before fusing: a full-CV copy in one list and the dedicated
+                # page in the other are the same evidence and must add up
+                filtered, unfiltered = collapse_duplicates(filtered, depth), collapse_duplicates(unfiltered, depth)
+                hits = filtered if filter_mode == "hard" else _soft_merge(filtered, unfiltered, depth, self.filter_weight)
                 return Retrieved(collapse_duplicates(hits, k), best, True, list(doc_types))
         return Retrieved(collapse_duplicates(unfiltered, k), best, False)
 

@@ -78,3 +78,11 @@ def test_fusions_prefer_agreement_and_keep_magnitudes():
     fused = convex_fusion(dense, keyword, k=3, alpha=0.7)
     assert fused[0].chunk.id == "f#b"
     assert np.isclose(fused[0].score, 0.7 * 0.8 + 0.3 * 1.0)
+
+
+def test_rank_fusion_weights_each_ranking():
+    from pipeline.providers.base import Chunk, Hit
+
+    a, b = (Hit(Chunk(id=x, source="s.md", doc_type="t", title=x, anchor=x, text=x), 1.0) for x in "ab")
+    assert [h.chunk.id for h in reciprocal_rank_fusion([[a, b], [b, a]], k=2, weights=[1.0, 0.5])] == ["a", "b"]
+    assert [h.chunk.id for h in reciprocal_rank_fusion([[a, b], [b, a]], k=2, weights=[0.5, 1.0])] == ["b", "a"]
