@@ -536,12 +536,9 @@ def _print_bench(result: dict) -> None:
         e = result["eval"]
         table = Table("run", "concurrency", "questions", "seconds", "questions/s", "score",
                       title=f"evaluation: {e['split']} split on {e['lm']}")
-        table.add_row("cold", str(e["cold"]["concurrency"]), str(e["questions"]), f"{e['cold']['seconds']:.1f}",
-                      f"{e['cold']['questions_per_s']:.2f}", f"{e['cold']['score']:.3f}")
-        table.add_row("warm", str(e["warm"]["concurrency"]), str(e["questions"]), f"{e['warm']['seconds']:.1f}",
-                      f"{e['warm']['questions_per_s']:.2f}", f"{e['warm']['score']:.3f}")
-        for r in e["cold_by_concurrency"]:
-            table.add_row("cold", str(r["concurrency"]), str(r["questions"]), f"{r['seconds']:.1f}",
+        # the cold run at the base concurrency is one of cold_by_concurrency: listed once
+        for label, r in [*(("cold", r) for r in e["cold_by_concurrency"]), ("warm", e["warm"])]:
+            table.add_row(label, str(r["concurrency"]), str(r["questions"]), f"{r['seconds']:.1f}",
                           f"{r['questions_per_s']:.2f}", f"{r['score']:.3f}")
         err.print(table)
     if "startup" in result:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pipeline.persona import Persona, load_persona
 from pipeline.providers.base import Embedder, IndexMismatchError, LMCapabilities, ProviderError, VectorStore
 from pipeline.settings import Settings
+from pipeline.text import KEYWORDS_VERSION
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
 
@@ -132,8 +133,6 @@ def check_index(store: VectorStore, embedder: Embedder) -> None:
             f"the index was built with the embedder '{built_by}' but '{embedder.name}' is configured: "
             "re-ingest with `workbench ingest --rebuild` (or configure the same embedder)"
         )
-    from pipeline.text import KEYWORDS_VERSION
-
     if store.keywords_version() != KEYWORDS_VERSION:
         raise IndexMismatchError(
             "the index's keyword search was built by an older version of the workbench: "

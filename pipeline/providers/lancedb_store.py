@@ -42,6 +42,7 @@ class LanceDBStore:
         self._db = None
         self._table = None
         self._exact: ExactIndex | None = None
+        self._exact_checked = False  # the row count was compared with the cap since the last write
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class LanceDBStore:
             table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
         self._write_manifest(embedder_name, dim)
         self._reindex_text()
-        self._exact = None
+        self._forget_snapshot()
 
     def delete(self, ids: Sequence[str]) -> None:
         table = self._open()
@@ -116,7 +117,7 @@ class LanceDBStore:
             return
         table.delete(f"id IN ({_sql_list(ids)})")
         self._reindex_text()
-        self._exact = None
+        self._forget_snapshot()
 
     def clear(self) -> None:
         if not self.index_dir.exists():
@@ -125,7 +126,7 @@ class LanceDBStore:
         if TABLE in self._table_names():
             db.drop_table(TABLE)
         self._table = None
-        self._exact = None
+        self._forget_snapshot()
         (self.index_dir / MANIFEST).unlink(missing_ok=True)
 
     def _table_names(self) -> list[str]:
@@ -172,16 +173,19 @@ class LanceDBStore:
     def _where(self, doc_types: Sequence[str]) -> str | None:
         return f"doc_type IN ({_sql_list(doc_types)})" if doc_types else None
 
+    def _forget_snapshot(self) -> None:
+        self._exact, self._exact_checked = None, False
+
     def _snapshot(self, table) -> ExactIndex | None:
         """The in-memory copy of the vectors, loaded on first use; None above the row cap."""
-        if self._exact is None:
-            if table.count_rows() > self.exact_max_rows:
-                return None
-            data = table.to_arrow().select([*_META, "vector"])
-            column = data.column("vector").combine_chunks()
-            vectors = column.values.to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)
-            chunks = [Chunk(**row) for row in data.select(list(_META)).to_pylist()]
-            self._exact = ExactIndex(chunks, vectors)
+        if not self._exact_checked:
+            if table.count_rows() <= self.exact_max_rows:
+                data = table.to_arrow().select([*_META, "vector"])
+                column = data.column("vector").combine_chunks()
+                vectors = column.values.to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)
+                chunks = [Chunk(**row) for row in data.select(list(_META)).to_pylist()]
+                self._exact = ExactIndex(chunks, vectors)
+            self._exact_checked = True  # above the cap, the rows are counted once, not on every query
         return self._exact
 
     def dense_search(self, vector: np.ndarray, k: int, doc_types: Sequence[str] = ()) -> list[Hit]:
