@@ -67,21 +67,24 @@ DEFAULT_SECTION_CUES: dict[str, list[str]] = {
     "education": ["advisor", "degree", "university", "school", "studied", "master", "bachelor", "phd", "ph.d",
                   "graduat", "thesis", "major", "minor", "gpa", "exchange", "학위", "지도교수", "학교", "전공", "석사",
                   "학사", "박사", "졸업", "학력", "교환학생", "부전공"],
-    "experience": ["intern", "job", "worked", "company", "employ", "mentor", "teaching", "teach", "course",
+    "experience": ["intern", "job", "worked", "company", "employ", "mentor", "teaching", "teach", "course", "class",
                    "visiting", "경력", "인턴", "회사", "근무", "직장", "멘토", "조교", "강의"],
     "projects": ["project", "built", "app", "open-source", "open source", "프로젝트", "개발", "앱"],
-    "papers": ["paper", "publication", "publish", "journal", "conference", "co-author", "coauthor", "venue",
+    "papers": ["paper", "poster", "publication", "publish", "journal", "conference", "co-author", "coauthor", "venue",
                "논문", "학회", "저널", "출판", "공저", "게재", "발표"],
     "awards": ["award", "prize", "honor", "won", "win", "scholarship", "fellowship",
                "수상", "상을", "상은", "상도", "장학", "어워드", "우수상"],
     "skills": ["skill", "programming", "language", "framework", "tool", "stack", "기술", "스킬", "언어",
                "프레임워크", "도구"],
+    "about": ["job market", "hiring", "available", "availability", "looking for", "open to", "currently",
+              "right now", "these days", "contact", "reach you", "email", "e-mail", "hobby", "hobbies", "free time",
+              "personal", "취미", "연락", "이메일", "요즘", "현재", "구직", "채용", "여가"],
     "other": ["volunteer", "talk", "club", "activity", "activities", "podcast", "review", "봉사", "동아리", "활동",
               "강연", "심사"],
 }
 
-# Korean words → English terms appended to Korean queries before retrieval: the
-# embedder matches across languages only loosely, and keyword search not at all
+# words → terms appended to a query before retrieval. Korean words get English glosses:
+# the embedder matches across languages only loosely, and keyword search not at all
 DEFAULT_GLOSSARY: dict[str, str] = {
     "석사": "master's degree M.S.", "학사": "bachelor's B.S.", "학부": "undergraduate bachelor's", "박사": "Ph.D.",
     "지도교수": "advisor", "교수": "professor", "논문": "paper publication", "학회": "conference", "학술지": "journal",
@@ -94,7 +97,18 @@ DEFAULT_GLOSSARY: dict[str, str] = {
     "부전공": "minor", "전공": "major", "참가자": "participants", "몇 명": "how many people", "시간": "hours",
     "라이선스": "license", "오픈소스": "open-source", "알토": "Aalto", "방문": "visiting", "학생": "students",
     "어디서": "where", "언제": "when", "누구": "who", "무엇": "what", "뭐": "what",
+    # English words → the abbreviations a CV writes instead ("M.S. in …" never says "master's degree")
+    "master's": "M.S.", "masters": "M.S.", "bachelor's": "B.S.", "undergraduate": "B.S.", "undergrad": "B.S.",
+    "doctoral": "Ph.D.", "doctorate": "Ph.D.",
 }
+
+
+def _mentions(text: str, word: str) -> bool:
+    """Korean words match anywhere (particles attach to them); other words as whole words."""
+    if re.search(r"[\uac00-\ud7a3]", word):
+        return word in text
+    return re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text, re.IGNORECASE) is not None
+
 
 INJECTION_PATTERNS = [
     r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|rules|prompts?)",
@@ -212,8 +226,8 @@ class SignalPlanner:
         return "owner" if owner >= max(thresholds.values()) - 0.02 else "unknown"
 
     def expand(self, query: str) -> str:
-        """The query with English glosses of its Korean domain words (retrieval only)."""
-        extra = [gloss for word, gloss in self.params.glossary.items() if word in query]
+        """The query with the glossary's terms for the words it mentions (retrieval only)."""
+        extra = [gloss for word, gloss in self.params.glossary.items() if _mentions(query, word)]
         return f"{query} ({', '.join(dict.fromkeys(extra))})" if extra else query
 
     def doc_types_for(self, text: str) -> list[str]:
@@ -227,13 +241,14 @@ class SignalPlanner:
                     break
         return found
 
-    def signals(self, text: str, query_vector: np.ndarray) -> Signals:
+    def signals(self, text: str, query_vector: np.ndarray, cue_text: str | None = None) -> Signals:
+        """`cue_text` (default `text`) is what the section cues are read from."""
         sims = self.similarities(query_vector)
         return Signals(
             label=self.label_for(sims),
             similarity=sims,
             injection_pattern=any(p.search(text) for p in self._patterns),
-            doc_types=self.doc_types_for(text),
+            doc_types=self.doc_types_for(text if cue_text is None else cue_text),
         )
 
 

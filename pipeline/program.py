@@ -213,14 +213,14 @@ class DigitalTwin(dspy.Module):
 
         with trace.stage("rewrite"):
             query = self._rewrite(question, turns, trace)
-        search_query = self.signal_planner.expand(query) if language == "ko" else query
+        search_query = self.signal_planner.expand(query)
         with trace.stage("embed"):
             try:
                 vector = self._embedder.embed_queries([search_query])[0]
             except ProviderError as exc:  # the embedder is down: nothing can be looked up
                 return self._lookup_unavailable(query, language, trace, exc)
         with trace.stage("plan"):
-            plan = self._plan(query, vector, trace, top_k)
+            plan = self._plan(query, vector, trace, top_k, self._cue_text(question, query, turns))
         hits: list[Hit] = []
         best = 0.0
         with trace.stage("retrieve"):
@@ -302,9 +302,21 @@ class DigitalTwin(dspy.Module):
             return f"{question} ({context})"
         return question
 
-    def _plan(self, query: str, vector, trace: Trace, top_k: int | None) -> Plan:
+    def _cue_text(self, question: str, query: str, turns: list[Turn]) -> str:
+        """The words the section cues are read from: the visitor's, not the model's.
+
+        A heuristic follow-up query carries the previous answer along for retrieval, and
+        an answer's incidental words ("which I studied…") would pick the wrong section;
+        so the cues come from the message, else from the previous question."""
+        if query == question or not turns or self._capabilities.can_plan:
+            return query  # standalone already, or rewritten by an LM that can
+        if self.signal_planner.doc_types_for(question):
+            return question
+        return next((t.text for t in reversed(turns) if t.role == "user"), question)
+
+    def _plan(self, query: str, vector, trace: Trace, top_k: int | None, cue_text: str | None = None) -> Plan:
         p = self.params.planner
-        signals = self.signal_planner.signals(query, vector)
+        signals = self.signal_planner.signals(query, vector, cue_text)
         relevant, needs_retrieval = signals.vote(p)
         doc_types = signals.doc_types
         lm_used = False

@@ -12,9 +12,11 @@ _LATIN = re.compile(r"[A-Za-z]")
 # a run of Hangul syllables, or a run of other word characters: "kornorm은" → "kornorm", "은"
 _WORD = re.compile(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+", re.UNICODE)
 _HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
+# dotted abbreviations become one word, so "Ph.D." and "PhD" match: "m.s." → "ms", "ph.d." → "phd"
+_DOTTED = re.compile(r"(?<![\w.])(?:[a-z]{1,2}\.)+[a-z]{1,2}\.?(?![\w])")
 
 # bump when keyword_tokens changes: stored keyword indexes must then be rebuilt (`workbench ingest`)
-KEYWORDS_VERSION = 2
+KEYWORDS_VERSION = 3
 
 STOPWORDS = frozenset(
     """a an the and or of to in on at for from by with about as is are was were be been being do does did
@@ -49,10 +51,12 @@ def keyword_tokens(text: str, *, drop_stopwords: bool = True) -> list[str]:
     """Tokens for keyword search: lowercased, lightly stemmed English words,
     and Korean words plus their character bigrams (particles stick to Korean nouns).
 
+    Dotted abbreviations are one word ("Ph.D." → "phd", like "PhD").
     Korean glued to a Latin word is split off: "kornorm은" → "kornorm" (a one-syllable
     particle is grammar and dropped), "HCI학회" → "hci", "학회".
     """
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
     tokens: list[str] = []
     for word in text.split():
         after_latin = False

@@ -124,6 +124,20 @@ def test_follow_up_carries_the_previous_turn_into_retrieval(mini_index, hash_emb
     assert result.sources[0].source == "education.md"
 
 
+def test_follow_up_sections_come_from_the_visitor_not_the_previous_answer(mini_index, hash_embedder):
+    program = make(mini_index, hash_embedder, LOCAL)
+    history = [
+        {"role": "user", "parts": [{"text": "Tell me about the ORCHID-7 testbed"}]},
+        {"role": "model", "parts": [{"text": "A swarm robotics testbed I studied during my degree."}]},
+    ]
+    engine = ScriptedEngine(planner_script())
+    result = ask(program, engine, "How many robots took part?", history)
+    assert "studied" in result.rewritten_query  # retrieval still carries the answer along
+    assert result.plan.doc_types == []  # but "studied" and "degree" do not pick Education
+    result = ask(program, engine, "Which paper came out of it?", history)
+    assert result.plan.doc_types == ["papers"]
+
+
 def test_capable_lm_rewrites_follow_ups(mini_index, hash_embedder):
     program = make(mini_index, hash_embedder)
     engine = ScriptedEngine(planner_script(query="Who advised the M.S. in Robotics?"))

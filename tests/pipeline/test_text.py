@@ -29,3 +29,11 @@ def test_korean_glued_to_a_latin_word_is_split_off_and_particles_dropped():
     assert keyword_tokens("한국HCI학회") == ["한국", "한국", "hci", "학회", "학회"]
     assert "chi" in keyword_tokens("CHI에서 상 받은 적 있어?") and "상" in keyword_tokens("CHI에서 상 받은 적 있어?")
     assert "지도" in keyword_tokens("지도교수는")  # a Korean word keeps its own particles and bigrams
+
+
+def test_dotted_abbreviations_are_one_word():
+    # a CV writes "Ph.D." and "M.S."; visitors type "PhD" and "MS"
+    assert keyword_tokens("Ph.D. in HCI") == keyword_tokens("PhD in HCI") == ["phd", "hci"]
+    assert keyword_tokens("(M.S.), KAIST") == ["ms", "kaist"]
+    assert keyword_tokens("see example.org/kaist") == ["see", "example", "org", "kaist"]  # not an abbreviation
+    assert keyword_tokens("Dr. Yoo, Mar. 2020") == ["dr", "yoo", "mar", "2020"]
