@@ -71,6 +71,10 @@ def ingest(
     removed = [cid for cid in stored if cid not in current]
     report.deleted = len(removed)
 
+    if stale_keywords:
+        # the keyword columns may have changed shape, and every chunk is re-embedded anyway
+        store.clear()
+        removed = []
     if todo:
         vectors = []
         embed_started = time.perf_counter()

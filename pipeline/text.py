@@ -47,29 +47,41 @@ def _stem(word: str) -> str:
     return word
 
 
-def keyword_tokens(text: str, *, drop_stopwords: bool = True) -> list[str]:
-    """Tokens for keyword search: lowercased, lightly stemmed English words,
-    and Korean words plus their character bigrams (particles stick to Korean nouns).
+def keyword_fields(text: str, *, drop_stopwords: bool = True) -> tuple[list[str], list[str]]:
+    """Keyword tokens in two fields: words, and the character bigrams of Korean words.
 
+    Words are lowercased, lightly stemmed English words and whole Korean words.
+    Bigrams let a Korean noun match with any particle attached; they live in a field of
+    their own so that they do not make a Korean passage look longer than an English one
+    of the same length (BM25 normalises term weights by the length of their field).
     Dotted abbreviations are one word ("Ph.D." → "phd", like "PhD").
     Korean glued to a Latin word is split off: "kornorm은" → "kornorm" (a one-syllable
     particle is grammar and dropped), "HCI학회" → "hci", "학회".
     """
     text = unicodedata.normalize("NFKC", text).lower()
     text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
-    tokens: list[str] = []
+    words: list[str] = []
+    bigrams: list[str] = []
     for word in text.split():
         after_latin = False
         for piece in _WORD.findall(word):
             if _HANGUL_WORD.match(piece):
                 if not (after_latin and len(piece) == 1):
-                    tokens.append(piece)
-                    tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+                    words.append(piece)
+                    bigrams.extend(piece[i : i + 2] for i in range(len(piece) - 1))
                 continue
             after_latin = True
             if not (drop_stopwords and piece in STOPWORDS):
-                tokens.append(_stem(piece.replace("_", "")) if piece.isalpha() else piece)
-    return [t for t in tokens if t]
+                token = _stem(piece.replace("_", "")) if piece.isalpha() else piece
+                if token:
+                    words.append(token)
+    return words, bigrams
+
+
+def keyword_tokens(text: str, *, drop_stopwords: bool = True) -> list[str]:
+    """Both fields of `keyword_fields` as one list of tokens (words first)."""
+    words, bigrams = keyword_fields(text, drop_stopwords=drop_stopwords)
+    return words + bigrams
 
 
 def sparse_vector(text: str, *, dims: int = 2**31 - 1, query: bool = False) -> dict[str, list]:

@@ -17,11 +17,13 @@ import numpy as np
 from pipeline.providers.base import Chunk, Hit, IndexMismatchError, SearchRequest
 from pipeline.providers.exact_search import ExactIndex
 from pipeline.retrieval_fusion import convex_fusion
-from pipeline.text import KEYWORDS_VERSION, keyword_tokens
+from pipeline.text import KEYWORDS_VERSION, keyword_fields
 
 TABLE = "chunks"
 MANIFEST = "manifest.json"
 _META = ("id", "source", "doc_type", "title", "anchor", "page_title", "text", "content_hash")
+# the full-text fields: words, and Korean character bigrams in a field of their own (see keyword_fields)
+_KEYWORD_FIELDS = ("keywords", "keyword_bigrams")
 # 250k x 384 float32 vectors is about 370 MB of memory: beyond, let LanceDB scan
 EXACT_MAX_ROWS = 250_000
 
@@ -94,9 +96,11 @@ class LanceDBStore:
 
         dim = int(vectors.shape[1])
         rows = {name: [getattr(c, name) for c in chunks] for name in _META}
-        rows["keywords"] = [" ".join(keyword_tokens(c.embed_text)) for c in chunks]
+        fields = [keyword_fields(c.embed_text) for c in chunks]
+        rows["keywords"] = [" ".join(words) for words, _ in fields]
+        rows["keyword_bigrams"] = [" ".join(bigrams) for _, bigrams in fields]
         schema = pa.schema(
-            [pa.field(name, pa.string()) for name in (*_META, "keywords")]
+            [pa.field(name, pa.string()) for name in (*_META, *_KEYWORD_FIELDS)]
             + [pa.field("vector", pa.list_(pa.float32(), dim))]
         )
         flat = pa.array(np.asarray(vectors, dtype=np.float32).reshape(-1), type=pa.float32())
@@ -149,7 +153,8 @@ class LanceDBStore:
             ascii_folding=False,
             max_token_length=None,
         )
-        self._table.create_index("keywords", config=config, replace=True)
+        for column in _KEYWORD_FIELDS:
+            self._table.create_index(column, config=config, replace=True)
 
     # -- reads -------------------------------------------------------------------
 
@@ -208,11 +213,15 @@ class LanceDBStore:
         return [Hit(Chunk(**{n: r[n] for n in _META}), 1.0 - float(r["_distance"])) for r in rows]
 
     def keyword_search(self, text: str, k: int, doc_types: Sequence[str] = ()) -> list[Hit]:
+        from lancedb.query import MultiMatchQuery
+
         table = self._open()
-        tokens = keyword_tokens(text)
-        if table is None or not tokens:
+        words, bigrams = keyword_fields(text)
+        if table is None or not (words or bigrams):
             return []
-        query = table.search(" ".join(dict.fromkeys(tokens)), query_type="fts", fts_columns="keywords")
+        # BM25 per field, summed: each field's terms are weighed against that field's lengths
+        terms = " ".join(dict.fromkeys(words + bigrams))
+        query = table.search(MultiMatchQuery(terms, list(_KEYWORD_FIELDS)), query_type="fts")
         where = self._where(doc_types)
         if where:
             query = query.where(where, prefilter=True)

@@ -1,4 +1,4 @@
-from pipeline.text import contains_korean, detect_language, keyword_tokens, sparse_vector
+from pipeline.text import contains_korean, detect_language, keyword_fields, keyword_tokens, sparse_vector
 
 
 def test_detect_language():
@@ -26,7 +26,7 @@ def test_sparse_vector_is_sorted_and_query_weights_are_flat():
 def test_korean_glued_to_a_latin_word_is_split_off_and_particles_dropped():
     assert keyword_tokens("kornorm은 어떤 라이브러리야?")[:2] == ["kornorm", "어떤"]
     assert keyword_tokens("CSCW 2025 paper의 co-author가") == ["cscw", "2025", "paper", "co", "author"]
-    assert keyword_tokens("한국HCI학회") == ["한국", "한국", "hci", "학회", "학회"]
+    assert keyword_fields("한국HCI학회") == (["한국", "hci", "학회"], ["한국", "학회"])
     assert "chi" in keyword_tokens("CHI에서 상 받은 적 있어?") and "상" in keyword_tokens("CHI에서 상 받은 적 있어?")
     assert "지도" in keyword_tokens("지도교수는")  # a Korean word keeps its own particles and bigrams
 
@@ -37,3 +37,11 @@ def test_dotted_abbreviations_are_one_word():
     assert keyword_tokens("(M.S.), KAIST") == ["ms", "kaist"]
     assert keyword_tokens("see example.org/kaist") == ["see", "example", "org", "kaist"]  # not an abbreviation
     assert keyword_tokens("Dr. Yoo, Mar. 2020") == ["dr", "yoo", "mar", "2020"]
+
+
+def test_korean_bigrams_are_a_field_of_their_own():
+    # one word per written word, Korean or English: BM25's length norm treats both alike
+    words, bigrams = keyword_fields("대전에 거주하는 독거 어르신 24명")
+    assert words == ["대전에", "거주하는", "독거", "어르신", "24"]  # "명" after a number is a particle-like unit
+    assert bigrams[:2] == ["대전", "전에"] and "어르" in bigrams
+    assert keyword_tokens("대전에 거주하는") == ["대전에", "거주하는", "대전", "전에", "거주", "주하", "하는"]
