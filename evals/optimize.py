@@ -7,8 +7,11 @@ Two kinds of knobs are tuned:
   `mipro` = MIPROv2, `gepa` = GEPA) over the stages named in `stages`, with a per-stage
   metric, optionally bootstrapping demonstrations with a stronger teacher LM.
 
-Candidates are compiled on the train split; the winner is the best on dev. The
-optimized program is saved to `artifacts/program.json`, which every entry point uses.
+Candidates are compiled on the train split; the winner is the best on dev. A
+random-search winner is then pruned: each of its changes is undone in turn, and stays
+undone when dev does not notice (a random neighbour moves every knob at once, and most
+of those moves are noise). The optimized program is saved to `artifacts/program.json`,
+which every entry point uses.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class OptimizeResult:
     seconds: float = 0.0
     lm_calls: int = 0
     chosen: str = "unoptimized"
+    kept: dict = field(default_factory=dict)  # the winner's changes that survived pruning: name → (old, new)
+    reverted: list = field(default_factory=list)  # the changes pruning undid
 
 
 def _score(evaluation: Evaluation) -> float:
@@ -99,6 +104,52 @@ def sample_params(base, rng: random.Random, stages: Sequence[str]):
         params.fact_lines_top = rng.choice([1, 2, 3, 4])
         params.fact_lines_other = rng.choice([0, 1, 2])
     return params
+
+
+def _flat(params) -> dict:
+    """ProgramParams' scalar knobs by dotted name ("planner.label_margin")."""
+    dump = params.model_dump(mode="json")
+    flat = {k: v for k, v in dump.items() if k != "planner"}
+    flat.update({f"planner.{k}": v for k, v in dump["planner"].items()})
+    return flat
+
+
+def _with(params, name: str, value):
+    """A copy of `params` with one knob set."""
+    params = copy.deepcopy(params)
+    owner, _, attr = name.rpartition(".")
+    setattr(params.planner if owner else params, attr, value)
+    return params
+
+
+def _candidate(original, params):
+    candidate = original.deepcopy()
+    candidate.params = params
+    # the planner's exemplar vectors are reused unless the planner's knobs changed
+    candidate._signals = None if params.planner != original.params.planner else original._signals
+    return candidate
+
+
+def prune(bench, original, winner, run, dev, evaluation: Evaluation, say) -> tuple[object, Evaluation, dict, list]:
+    """Undo the winner's changes one at a time; an undo stays when dev scores it within
+    MIN_GAIN of the winner at no more LM calls per question. Returns the pruned program,
+    its dev evaluation, the kept changes and the undone ones."""
+    base, current = _flat(original.params), winner
+    score, calls = _score(evaluation), _lm_calls_per_question(evaluation)
+    changed = [name for name, value in _flat(winner.params).items() if base.get(name) != value]
+    reverted = []
+    for name in changed:
+        trial = _candidate(original, _with(current.params, name, base[name]))
+        bench.program = trial
+        say(f"pruning: is {name} = {_flat(current.params)[name]} needed?")
+        result = run(dev)
+        if _score(result) >= score - MIN_GAIN and _lm_calls_per_question(result) <= calls:
+            current, evaluation = trial, result
+            reverted.append(name)
+    final = _flat(current.params)
+    kept = {name: (base[name], final[name]) for name in changed if name not in reverted}
+    bench.program = current
+    return current, evaluation, kept, reverted
 
 
 def _stage_metric(stage: str) -> Callable:
@@ -190,6 +241,7 @@ def optimize(
     before_test = run(test) if test else None
     original = bench.program
     programs = {"unoptimized": original}
+    dev_runs = {"unoptimized": before_dev}
     contenders = [("unoptimized", _score(before_dev), _lm_calls_per_question(before_dev))]
     trials: list[Trial] = []
 
@@ -202,9 +254,7 @@ def optimize(
         index_of: dict[int, int] = {}
         for i in range(budget):
             params = sample_params(original.params, rng, stages)
-            candidate = original.deepcopy()
-            candidate.params = params
-            candidate._signals = None if params.planner != original.params.planner else original._signals
+            candidate = _candidate(original, params)
             bench.program = candidate
             say(f"candidate {i + 1}/{budget} on train")
             train_score = _score(run(train))
@@ -219,6 +269,7 @@ def optimize(
             trial = trials[index_of[i]]
             trial.dev_score, trial.dev_lm_calls = _score(evaluation), _lm_calls_per_question(evaluation)
             programs[trial.name] = candidate
+            dev_runs[trial.name] = evaluation
             contenders.append((trial.name, trial.dev_score, trial.dev_lm_calls))
     else:
         say(f"compiling {', '.join(stages)} with {optimizer}")
@@ -227,19 +278,31 @@ def optimize(
         evaluation = run(dev)
         trials.append(Trial(optimizer, {}, float("nan"), _score(evaluation), _lm_calls_per_question(evaluation)))
         programs[optimizer] = compiled
+        dev_runs[optimizer] = evaluation
         contenders.append((optimizer, trials[-1].dev_score, trials[-1].dev_lm_calls))
 
     chosen = choose(contenders)
-    best_program = programs[chosen]
+    best_program, after_dev = programs[chosen], dev_runs[chosen]
+    kept, reverted = {}, []
+    if optimizer == "random-search" and best_program is not original:
+        best_program, after_dev, kept, reverted = prune(bench, original, best_program, run, dev, after_dev, say)
     bench.program = best_program
-    after_dev = run(dev) if best_program is not original else before_dev
     after_test = (run(test) if best_program is not original else before_test) if test else None
     return OptimizeResult(optimizer, list(stages), before_dev, after_dev, before_test, after_test, trials,
-                          time.perf_counter() - started, _lm_calls(bench) - calls_before, chosen)
+                          time.perf_counter() - started, _lm_calls(bench) - calls_before, chosen, kept, reverted)
 
 
 def _lm_calls(bench) -> int:
     return len(getattr(bench.lm, "history", []) or [])
+
+
+def _pruning_lines(result: OptimizeResult) -> list[str]:
+    if not (result.kept or result.reverted):
+        return []
+    kept = [f"- `{name}`: {old} → {new}" for name, (old, new) in result.kept.items()] or ["- none"]
+    return ["## Pruning", "", f"Each change of {result.chosen} was undone in turn on dev; an undo stayed when dev "
+            f"lost less than {MIN_GAIN} and no LM calls were added.", "", "Kept:", "", *kept, "",
+            f"Undone: {', '.join(f'`{n}`' for n in result.reverted) or 'none'}", ""]
 
 
 def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path:
@@ -276,6 +339,7 @@ def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path
         "per question wins, the unoptimized program on a tie (it competes too)",
         f"- LM calls per dev question: {before_calls:.2f} → {after_calls:.2f}",
         "", "## Trials", "", _markdown_table(trials) if len(trials) else "(none)", "",
+        *_pruning_lines(result),
         *block("Dev split (before → after, paired bootstrap 95% CI)", result.before_dev, result.after_dev),
         *block("Test split (before → after)", result.before_test, result.after_test),
     ]

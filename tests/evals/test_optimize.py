@@ -62,10 +62,12 @@ def test_random_search_improves_dev_and_the_saved_program_is_used(bench, tiny_da
     assert result.chosen != "unoptimized" and bench.program is not original
     assert bench.program.params.top_k > 0 and original.params.top_k == 0  # the original was not mutated
     assert all(t.train_score == t.train_score for t in result.trials)  # every candidate was scored on train
+    assert "top_k" in result.kept  # pruning kept the change that fixed retrieval
 
     path = save_program(bench.program, tmp_path / "artifacts" / "program.json")
     report = write_report(result, tmp_path / "artifacts" / "optimize-report.md", path)
     assert "Dev split" in report.read_text() and "candidate" in report.read_text()
+    assert "## Pruning" in report.read_text() and "`top_k`" in report.read_text()
     saved = json.loads(path.read_text())
     assert saved["workbench_params"]["top_k"] == bench.program.params.top_k
 
@@ -104,3 +106,38 @@ def test_selection_prefers_the_cheaper_of_candidates_within_noise():
     assert choose([("unoptimized", 0.900, 1.0), ("a", 0.901, 1.0), ("b", 0.8995, 0.0)]) == "b"  # same score, cheaper
     assert choose([("unoptimized", 0.900, 1.0), ("a", 0.9005, 1.0)]) == "unoptimized"  # noise changes nothing
     assert choose([("unoptimized", 0.90, 1.0), ("a", 0.95, 1.0), ("b", 0.9495, 1.0)]) == "a"
+
+
+def test_pruning_keeps_only_the_changes_dev_notices():
+    from evals.optimize import prune
+
+    class Program:
+        def __init__(self, params):
+            self.params, self._signals = params, None
+
+        def deepcopy(self):
+            return Program(self.params)
+
+    class Scored:  # what prune reads of an evaluation
+        def __init__(self, program):
+            self.score = 0.9 if program.params.top_k == 6 else 0.8  # only top_k matters on dev
+            self.calls = 0.5 if program.params.lead_from_lm else 0.0
+
+        def summary(self):
+            return {"score": self.score, "cost": {"lm_calls_per_question": self.calls}}
+
+    class Bench:
+        program = None
+
+    bench = Bench()
+    original = Program(ProgramParams())
+    winner = Program(ProgramParams(top_k=6, hybrid_alpha=0.71, lead_from_lm=False))
+    winner.params.planner.label_margin = 0.04
+    program, evaluation, kept, reverted = prune(bench, original, winner, lambda cases: Scored(bench.program), [],
+                                                Scored(winner), lambda message: None)
+    default = ProgramParams()
+    # top_k earns its score, lead_from_lm its saved LM calls; the rest was noise and is undone
+    assert kept == {"top_k": (default.top_k, 6), "lead_from_lm": (default.lead_from_lm, False)}
+    assert sorted(reverted) == ["hybrid_alpha", "planner.label_margin"]
+    assert program.params.hybrid_alpha == default.hybrid_alpha and program.params.top_k == 6
+    assert evaluation.score == 0.9 and bench.program is program
