@@ -1,8 +1,7 @@
 """The pipeline's acceptance figures on the demo dataset, with the embedded defaults.
 
 Retrieval and planning are deterministic (same embedder, same index), so these
-are exact measurements, guarded here against regressions. hit@1 is guarded at
-the level reached (0.80); the issue's goal of 0.85 is not met on this dataset.
+are exact measurements, guarded here at the pipeline's goals.
 """
 
 import pytest
@@ -24,7 +23,7 @@ def figures(local_workbench):
 def test_retrieval_finds_the_reference_passages(figures, language):
     _, summary = figures
     assert summary.loc[language, "hit@5"] >= 0.95
-    assert summary.loc[language, "hit@1"] >= 0.80
+    assert summary.loc[language, "hit@1"] >= 0.85
 
 
 def test_off_topic_and_injection_are_declined(figures):
