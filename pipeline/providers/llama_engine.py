@@ -117,6 +117,7 @@ class LlamaCppEngine:
         self._llama = None
         self._lock = threading.Lock()
         self.calls = 0
+        self.repaired = 0  # answers cut by the token cap whose JSON was closed into a complete one
 
     # DSPy saves custom engines through dump_state/load_state
     def dump_state(self) -> dict:
@@ -187,16 +188,21 @@ class LlamaCppEngine:
         self.calls += 1
         choice = out["choices"][0]
         text = choice["message"].get("content") or ""
+        truncated = choice.get("finish_reason") == "length"
         if schema is not None:
             repaired = repair_json(text)
             if repaired is not None:  # otherwise DSPy's adapter reports it and retries
                 text = json.dumps(_dedupe_arrays(json.loads(repaired)), ensure_ascii=False)
+                # the per-stage caps are by design: a cut answer closed into valid JSON is
+                # complete, so DSPy is not told "truncated" (it would warn on every such call)
+                self.repaired += truncated
+                truncated = False
         usage = out.get("usage") or {}
         return lm15.Response(
             id=out.get("id") or f"local-{uuid.uuid4().hex[:12]}",
             model=request.model,
             message=lm15.Message.assistant(text or " "),
-            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            finish_reason="length" if truncated else "stop",
             usage=lm15.Usage(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens")),
         )
 

@@ -71,3 +71,30 @@ def test_every_stage_parses_through_dspy_with_the_real_model(tmp_path):
                 assert isinstance(out.doc_types, list) and len(out.doc_types) <= 4
                 assert len(set(out.doc_types)) == len(out.doc_types)
     assert engine.calls == len(calls)
+
+
+class CutModel:
+    """A llama.cpp stand-in that stops at the token cap mid-answer."""
+
+    def __init__(self, content):
+        self.content = content
+
+    def create_chat_completion(self, **kwargs):
+        return {"choices": [{"message": {"content": self.content}, "finish_reason": "length"}], "usage": {}}
+
+
+@pytest.mark.parametrize("content, finish, repaired", [
+    ('{"lead": "I studied at', "stop", 1),  # closed into a complete answer: not reported as cut
+    ("no json here", "length", 0),  # nothing to repair: DSPy hears it was cut
+])
+def test_a_cut_answer_is_reported_as_cut_only_when_it_cannot_be_repaired(content, finish, repaired, monkeypatch):
+    from dspy import lm15
+
+    engine = LlamaCppEngine()
+    monkeypatch.setattr(engine, "_model", lambda: CutModel(content))
+    monkeypatch.setattr(engine, "_grammar", lambda schema: None)
+    schema = {"type": "object", "properties": {"lead": {"type": "string"}}}
+    request = lm15.Request(model="local", messages=[lm15.Message.user("hi")],
+                           config=lm15.Config(max_tokens=8, response_format={"type": "json_schema", "schema": schema}))
+    response = engine.complete(request)
+    assert response.finish_reason == finish and engine.repaired == repaired
