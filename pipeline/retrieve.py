@@ -44,12 +44,15 @@ def collapse_duplicates(hits: Sequence[Hit], k: int) -> list[Hit]:
 
 
 def _soft_merge(filtered: list[Hit], unfiltered: list[Hit], depth: int, filter_weight: float = 1.0) -> list[Hit]:
-    """Rank by fusing both lists (the filtered one weighted); report each chunk's own search score."""
-    scores: dict[str, float] = {}
-    for hit in [*filtered, *unfiltered]:
-        scores[hit.chunk.id] = max(scores.get(hit.chunk.id, float("-inf")), hit.score)
+    """Rank by fusing both lists (the filtered one weighted).
+
+    Each hit is scored relative to the best fused score (1.0 for the first): the two lists'
+    own scores are scaled over different candidate pools and, shown side by side, would
+    not fall with the rank.
+    """
     fused = reciprocal_rank_fusion([filtered, unfiltered], depth, weights=[filter_weight, 1.0])
-    return [Hit(h.chunk, scores[h.chunk.id]) for h in fused]
+    top = fused[0].score if fused else 1.0
+    return [Hit(h.chunk, h.score / top) for h in fused]
 
 
 class Retriever:

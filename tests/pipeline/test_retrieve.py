@@ -48,6 +48,8 @@ def test_soft_filter_keeps_strong_hits_outside_the_section(indexed):
     store, embedder = indexed
     soft = _search(store, embedder, "Lumen University physics", doc_types=["papers"], filter_mode="soft", k=3)
     assert "education.md#bs-in-physics" in [h.chunk.id for h in soft.hits]
+    scores = [h.score for h in soft.hits]
+    assert scores[0] == 1.0 and scores == sorted(scores, reverse=True)  # scores fall with the rank
     hard = _search(store, embedder, "Lumen University physics", doc_types=["papers"], filter_mode="hard", k=3)
     assert "education.md#bs-in-physics" not in [h.chunk.id for h in hard.hits]
 
