@@ -169,11 +169,21 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     path = settings.program_path if program_path is None else program_path
     if path and str(path) != "none" and Path(path).exists():
         program.load(str(path))
-        source = str(path)
+        source = _shown(path)
         # explicit settings override what the saved program says
         program.params.retrieval_mode = settings.retrieval_mode
     program.warm_up()
     return Workbench(settings, embedder, store, persona, program, lm or make_lm(settings), source)
+
+
+def _shown(path: Path | str) -> str:
+    """A path as recorded in runs and the committed baseline: relative to the working
+    directory when under it, so the record does not name one machine's folders."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
 
 
 PERSONA_FILE = "persona.json"
