@@ -1,8 +1,8 @@
 """Start-up: seconds from `workbench serve` to the first answered request, and peak memory.
 
 `workbench serve` is started as a child process on 127.0.0.1 on the embedded defaults with an
-existing index and an empty LM cache, so the first answer pays for loading every model and
-for a real LM call. The clock runs from spawning the process to the first 200 from
+existing index and an empty LM cache, so the first answer pays for loading every model the
+served program uses (and for a real LM call when the program makes one). The clock runs from spawning the process to the first 200 from
 `POST /api/chat`. Then a few more questions are asked and the service's peak resident
 memory (VmHWM) is read from /proc.
 """
