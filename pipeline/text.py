@@ -12,11 +12,14 @@ _LATIN = re.compile(r"[A-Za-z]")
 # a run of Hangul syllables, or a run of other word characters: "kornorm은" → "kornorm", "은"
 _WORD = re.compile(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+", re.UNICODE)
 _HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
+# English clitics ("what's", "don't", "I'm") would leave one-letter tokens that match everywhere
+_CLITIC = re.compile(r"(?<=[a-z])(?:n['\u2019]t|['\u2019](?:s|t|re|ve|ll|d|m))(?![a-z])")
 # dotted abbreviations become one word, so "Ph.D." and "PhD" match: "m.s." → "ms", "ph.d." → "phd"
 _DOTTED = re.compile(r"(?<![\w.])(?:[a-z]{1,2}\.)+[a-z]{1,2}\.?(?![\w])")
 
-# bump when keyword_tokens changes: stored keyword indexes must then be rebuilt (`workbench ingest`)
-KEYWORDS_VERSION = 3
+# bump when keyword_fields or a store's keyword columns change: stored keyword indexes must then be
+# rebuilt (`workbench ingest` does it)
+KEYWORDS_VERSION = 4
 
 STOPWORDS = frozenset(
     """a an the and or of to in on at for from by with about as is are was were be been being do does did
@@ -41,7 +44,7 @@ def contains_korean(text: str) -> bool:
 
 
 def _stem(word: str) -> str:
-    for suffix in ("'s", "ies", "es", "s"):
+    for suffix in ("ies", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word
@@ -54,11 +57,13 @@ def keyword_fields(text: str, *, drop_stopwords: bool = True) -> tuple[list[str]
     Bigrams let a Korean noun match with any particle attached; they live in a field of
     their own so that they do not make a Korean passage look longer than an English one
     of the same length (BM25 normalises term weights by the length of their field).
-    Dotted abbreviations are one word ("Ph.D." → "phd", like "PhD").
+    Dotted abbreviations are one word ("Ph.D." → "phd", like "PhD"); English clitics are
+    dropped ("what's" → "what", "don't" → "do").
     Korean glued to a Latin word is split off: "kornorm은" → "kornorm" (a one-syllable
     particle is grammar and dropped), "HCI학회" → "hci", "학회".
     """
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _CLITIC.sub("", text)
     text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
     words: list[str] = []
     bigrams: list[str] = []

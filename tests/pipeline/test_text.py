@@ -45,3 +45,10 @@ def test_korean_bigrams_are_a_field_of_their_own():
     assert words == ["대전에", "거주하는", "독거", "어르신", "24"]  # "명" after a number is a particle-like unit
     assert bigrams[:2] == ["대전", "전에"] and "어르" in bigrams
     assert keyword_tokens("대전에 거주하는") == ["대전에", "거주하는", "대전", "전에", "거주", "주하", "하는"]
+
+
+def test_english_clitics_leave_no_one_letter_tokens():
+    # "s" from "what's" would match every passage with a possessive in it
+    assert keyword_tokens("What's your phone number?") == ["phone", "number"]
+    assert keyword_tokens("I'm sure I don't know your advisor’s name") == ["sure", "know", "advisor", "name"]
+    assert keyword_tokens("Python, C and R") == ["python", "c", "r"]  # one-letter words stay
