@@ -101,6 +101,12 @@ class VectorStore(Protocol):
     def count(self) -> int: ...
 
 
+def manifest_keywords_version(manifest: dict) -> int | None:
+    """The `KEYWORDS_VERSION` an index manifest records: 1 for one written before the
+    version was recorded, None when there is no manifest (no index yet)."""
+    return int(manifest.get("keywords", 1)) if manifest else None
+
+
 @dataclass(frozen=True)
 class LMCapabilities:
     """What the configured LM can be trusted with; decisions read this, not model names."""

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.providers.base import Chunk, Hit, IndexMismatchError, SearchRequest
+from pipeline.providers.base import Chunk, Hit, IndexMismatchError, SearchRequest, manifest_keywords_version
 from pipeline.providers.exact_search import ExactIndex
 from pipeline.retrieval_fusion import convex_fusion
 from pipeline.text import KEYWORDS_VERSION, keyword_fields
@@ -73,9 +73,8 @@ class LanceDBStore:
         return self.manifest().get("embedder")
 
     def keywords_version(self) -> int | None:
-        """The `keyword_tokens` version of the stored keyword index (None: no index yet)."""
-        manifest = self.manifest()
-        return int(manifest.get("keywords", 1)) if manifest else None
+        """The `pipeline.text.KEYWORDS_VERSION` its keyword index was built with (None: no index yet)."""
+        return manifest_keywords_version(self.manifest())
 
     def exists(self) -> bool:
         return (self.index_dir / MANIFEST).exists()

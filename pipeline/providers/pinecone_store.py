@@ -8,7 +8,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from pipeline.providers.base import Chunk, Hit, ProviderError, SearchRequest
+from pipeline.providers.base import Chunk, Hit, ProviderError, SearchRequest, manifest_keywords_version
 from pipeline.text import KEYWORDS_VERSION, sparse_vector
 
 MANIFEST_ID = "__workbench_manifest__"
@@ -195,9 +195,8 @@ class PineconeStore:
         return self.manifest().get("embedder")
 
     def keywords_version(self) -> int | None:
-        """The `keyword_tokens` version of the stored sparse vectors (None: no index yet)."""
-        manifest = self.manifest()
-        return int(manifest.get("keywords", 1)) if manifest else None
+        """The `pipeline.text.KEYWORDS_VERSION` its sparse vectors were built with (None: no index yet)."""
+        return manifest_keywords_version(self.manifest())
 
     def exists(self) -> bool:
         return bool(self.manifest())
