@@ -2,13 +2,16 @@
 
 What the page sees through the proxy must be what the service says: the same status codes, the
 same `{"error": ...}` bodies, Retry-After, and the event stream; the proxy's own failures use
-the same shape. (Needs `node` ≥ 20 on PATH, as an Astro site does.)
+the same shape. The routes read RAG_SERVICE_URL and RAG_API_KEY from the running server's
+environment, not from the build (Astro 5 inlines `import.meta.env`). The widget puts the
+visitor's text into the page as text. (Needs `node` ≥ 20 on PATH, as an Astro site does.)
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -29,8 +32,10 @@ JSON_TYPE = {"content-type": "application/json"}
 def run_relay(scenarios: list[dict]) -> dict[str, dict]:
     node = shutil.which("node")
     assert node, "node is needed for the Astro example's test"
+    # the relay's settings are only what each scenario says, never this process's environment
+    env = {k: v for k, v in os.environ.items() if k not in ("RAG_SERVICE_URL", "RAG_API_KEY")}
     done = subprocess.run([node, "test/relay-check.mjs"], cwd=EXAMPLE, input=json.dumps(scenarios),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     return {r["name"]: r for r in json.loads(done.stdout)}
 
@@ -107,3 +112,56 @@ def test_the_relay_answers_what_the_service_answers(mini_index, hash_embedder, t
         assert got["status"] == status and set(json.loads(got["body"])) == {"error"}, name
         assert got["contentType"] == "application/json"
     assert int(relayed["service down"]["retryAfter"]) >= 1
+
+
+@pytest.mark.slow
+def test_the_routes_read_their_settings_at_run_time(mini_index, hash_embedder, tmp_path):
+    """The routes as `astro build` leaves them (import.meta.env.X inlined with its build-time value),
+    with RAG_SERVICE_URL and RAG_API_KEY only in the running relay's environment, set after the
+    route was loaded: as a host sets them. Before, a build without them answered 503."""
+    settings = service_settings(tmp_path, api_key=KEY, rate_limit_ip=1)
+    workbench = make_workbench(mini_index, hash_embedder, fake_lm(ScriptedEngine(planner_script())), settings)
+    chat = {"body": json.dumps({"message": "Where did you study robotics?", "sessionId": "run-time"}),
+            "headers": JSON_TYPE}
+    with live_server(service.create_app(workbench, settings=settings)) as url:
+        run_time = {"RAG_SERVICE_URL": url, "RAG_API_KEY": KEY}
+        stale = {"RAG_SERVICE_URL": closed_port_url(), "RAG_API_KEY": "key-of-the-build"}
+        routes = {"chat": "src/pages/api/chat.ts", "stream": "src/pages/api/chat/stream.ts"}
+        relayed = run_relay([
+            {"name": "chat", "route": routes["chat"], "env": run_time, "clientAddress": "203.0.113.10", **chat},
+            {"name": "stream", "route": routes["stream"], "env": run_time, "clientAddress": "203.0.113.11", **chat},
+            # one a minute per visitor: the route forwards the visitor's address with the key
+            {"name": "same visitor", "route": routes["chat"], "env": run_time, "clientAddress": "203.0.113.10",
+             **chat},
+            {"name": "over a stale build", "route": routes["chat"], "buildEnv": stale, "env": run_time,
+             "clientAddress": "203.0.113.12", **chat},
+            # `astro dev`: .env is in import.meta.env, not in process.env
+            {"name": "dev", "route": routes["chat"], "buildEnv": run_time, "clientAddress": "203.0.113.13", **chat},
+            {"name": "not configured", "route": routes["chat"], "clientAddress": "203.0.113.14", **chat},
+            {"name": "run-time key missing", "route": routes["chat"], "env": {"RAG_SERVICE_URL": url},
+             "clientAddress": "203.0.113.15", **chat},
+        ])
+
+    for name in ("chat", "over a stale build", "dev"):
+        got = relayed[name]
+        assert got["status"] == 200 and got["contentType"].startswith("application/json"), (name, got)
+        body = json.loads(got["body"])
+        assert body["sessionId"] == "run-time" and "Education</a>" in body["response"], name
+    stream = relayed["stream"]
+    assert stream["status"] == 200 and stream["contentType"].startswith("text/event-stream"), stream
+    assert parse_sse(stream["body"])[-1][0] == "final"
+    assert relayed["same visitor"]["status"] == 429
+    got = relayed["not configured"]
+    assert got["status"] == 503 and "not configured" in json.loads(got["body"])["error"]
+    assert relayed["run-time key missing"]["status"] == 401
+
+
+def test_the_widget_puts_the_visitors_text_in_as_text():
+    """test/widget.test.mjs: `<img src=x onerror=...>` typed by the visitor is text in the page,
+    the service's answer is HTML; the history is Gemini's format, at most 50 entries."""
+    node = shutil.which("node")
+    assert node, "node is needed for the Astro example's test"
+    done = subprocess.run([node, "--test", "test/widget.test.mjs"], cwd=EXAMPLE,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# fail 0" in done.stdout

@@ -13,6 +13,25 @@
 
 const RELAYED_HEADERS = ["content-type", "retry-after", "cache-control", "x-accel-buffering"];
 
+/**
+ * RAG_SERVICE_URL and RAG_API_KEY, read when a request comes in, from the running server's
+ * environment (`process.env`: the Node adapter, Vercel, Netlify; Cloudflare with nodejs_compat).
+ * Not `import.meta.env`: Astro 5 inlines `import.meta.env.X` into the build with the value it
+ * had at *build* time, so a variable set only on the host at run time would never be seen (the
+ * route would answer 503 "not configured"), and one set at build time would be frozen into
+ * dist/server. `fallback` (the route's `import.meta.env` values) is for `astro dev`, which
+ * reads `.env` into `import.meta.env` (Vite does not put it into `process.env`).
+ * @param {{ serviceUrl?: string, apiKey?: string }} [fallback]
+ * @returns {{ serviceUrl: string, apiKey: string }}
+ */
+export function relaySettings(fallback = {}) {
+  const env = globalThis.process?.env ?? {};
+  return {
+    serviceUrl: env.RAG_SERVICE_URL || fallback.serviceUrl || "",
+    apiKey: env.RAG_API_KEY || fallback.apiKey || "",
+  };
+}
+
 /** A JSON error in the service's shape. */
 export function errorResponse(status, message, retryAfter) {
   const headers = { "content-type": "application/json" };
