@@ -153,15 +153,16 @@ def chat(
     if question is not None and not question.strip():
         fail("the question is empty", 2)
     settings = _settings(index_dir=index, retrieval_mode=mode)
-    from pipeline.factory import build_workbench
+    from pipeline.factory import ProgramFileError, build_workbench
     from pipeline.program import LMUnavailableError
     from pipeline.providers.base import ProviderError
 
     try:
         with err.status("loading models…"):
             bench = build_workbench(settings, program_path=program)
-    except ProviderError as exc:
+    except (ProviderError, ProgramFileError) as exc:
         fail(str(exc))
+    err.print(f"[dim]program: {bench.program_source} · lm: {settings.lm_provider}[/]", highlight=False)
     history: list[dict] = []
     while True:
         if question is None:
@@ -208,7 +209,7 @@ def accept(
 
     from evals import acceptance
     from evals.dataset import DatasetError, load_dataset
-    from pipeline.factory import build_workbench
+    from pipeline.factory import ProgramFileError, build_workbench
     from pipeline.program import LMUnavailableError
     from pipeline.providers.base import ProviderError
 
@@ -218,7 +219,7 @@ def accept(
         with Progress(console=err, transient=True, disable=as_json) as bar:
             task = bar.add_task("answering", total=len(cases))
             frame = acceptance.run(bench.answer, cases, progress=lambda: bar.advance(task))
-    except (DatasetError, ProviderError, LMUnavailableError) as exc:
+    except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError) as exc:
         fail(str(exc))
     summary = acceptance.summarize(frame)
     p50 = acceptance.latency_p50(frame)
@@ -277,13 +278,16 @@ def evaluate(
     from evals.dataset import DatasetError, load_dataset
     from evals.runner import COST, REPORTED, evaluate as run_evaluation
     from pipeline.corpus import CorpusError
-    from pipeline.factory import build_workbench
+    from pipeline.factory import ProgramFileError, build_workbench, resolve_program
     from pipeline.program import LMUnavailableError
     from pipeline.providers.base import ProviderError
 
     try:
+        resolve_program(settings, program)
         ensure_index(settings)
         bench = build_workbench(settings, program_path=program)
+        err.print(f"[dim]program: {bench.program_source} · lm: {settings.lm_provider} · "
+                  f"retrieval: {settings.retrieval_mode}[/]", highlight=False)
         cases = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()]).split(split)
         if not cases:
             fail(f"the dataset has no '{split}' questions", 2)
@@ -295,7 +299,7 @@ def evaluate(
                 score_cache=None if no_cache else Path(settings.cache_dir) / "scores.json",
                 progress=lambda: bar.advance(task),
             )
-    except (DatasetError, ProviderError, LMUnavailableError, CorpusError) as exc:
+    except (DatasetError, ProviderError, LMUnavailableError, CorpusError, ProgramFileError) as exc:
         fail(str(exc))
     summary = result.summary()
     summary.update({"split": split, "program": bench.program_source, "top_k": top_k, "seconds": result.seconds,
@@ -366,6 +370,8 @@ def optimize(
     out: Path = typer.Option(Path("artifacts/program.json"), "--out", help="Where the optimized program goes."),
     index: Optional[Path] = IndexOption,
     dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
+    program: str = typer.Option("none", "--program",
+                                help="Start from this saved program JSON (default 'none': the unoptimized one)."),
 ) -> None:
     """Compile the program on the train split, select on dev, save it for every entry point."""
     from evals.optimize import OPTIMIZERS, STAGES
@@ -379,13 +385,15 @@ def optimize(
     from evals.dataset import DatasetError, load_dataset
     from evals.optimize import optimize as run_optimize
     from evals.optimize import write_report
-    from pipeline.factory import build_workbench
+    from pipeline.factory import ProgramFileError, build_workbench, resolve_program
     from pipeline.program import LMUnavailableError, save_program
     from pipeline.providers.base import ProviderError
 
     try:
+        resolve_program(settings, program)
         ensure_index(settings)
-        bench = build_workbench(settings, program_path="none")
+        bench = build_workbench(settings, program_path=program)
+        err.print(f"[dim]starting from: {bench.program_source} · lm: {settings.lm_provider}[/]", highlight=False)
         data = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()])
         teacher_lm = None
         if teacher:
@@ -398,7 +406,7 @@ def optimize(
                 stages=chosen_stages, budget=budget, seed=seed, concurrency=settings.eval_concurrency,
                 teacher_lm=teacher_lm, progress=lambda message: status.update(message),
             )
-    except (DatasetError, ProviderError, LMUnavailableError, ValueError) as exc:
+    except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError, ValueError) as exc:
         fail(str(exc))
     save_program(bench.program, out)
     report_path = write_report(result, out.with_name("optimize-report.md"), out)
@@ -423,11 +431,13 @@ def serve(
     quiet_openmp()  # before the embedder's OpenMP runtime starts: the server has threads of its own
     settings = _settings(index_dir=index)
     from pipeline.corpus import CorpusError
+    from pipeline.factory import ProgramFileError, resolve_program
     from pipeline.providers.base import ProviderError
 
     try:
+        resolve_program(settings, program)  # a missing --program is an error now, not at the first request
         ensure_index(settings)
-    except (CorpusError, ProviderError) as exc:
+    except (CorpusError, ProviderError, ProgramFileError) as exc:
         fail(str(exc))
     import uvicorn
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.persona import Persona, load_persona
 from pipeline.providers.base import Embedder, IndexMismatchError, LMCapabilities, ProviderError, VectorStore
-from pipeline.settings import Settings
+from pipeline.settings import DEFAULT_PROGRAM, Settings
 from pipeline.text import KEYWORDS_VERSION
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
@@ -73,7 +73,7 @@ def make_lm(settings: Settings):
     if settings.lm_provider == "local":
         from pipeline.providers.llama_engine import LlamaCppEngine
 
-        engine = LlamaCppEngine(n_threads=settings.local_threads)
+        engine = LlamaCppEngine(n_threads=settings.local_threads, cache_dir=settings.cache_dir)
         return dspy.LM(LOCAL_MODEL, engine=engine, temperature=0.0, max_tokens=256, num_retries=1,
                       cache=settings.lm_cache)
     kwargs = {}
@@ -140,6 +140,31 @@ def check_index(store: VectorStore, embedder: Embedder) -> None:
         )
 
 
+class ProgramFileError(ValueError):
+    """A saved program that was asked for by name cannot be used."""
+
+
+def resolve_program(settings: Settings, program_path: Path | str | None = None) -> Path | None:
+    """The saved program to load, or None for the unoptimized one.
+
+    Only the default location may be absent (a clone before `make optimize`); a path that was
+    asked for (`--program`, `RAG_PROGRAM`) and does not exist is an error, never a silent
+    fall-back to the unoptimized program."""
+    path = Path(settings.program_path if program_path is None else program_path)
+    if str(path) == "none":
+        return None
+    if path.exists():
+        if not path.is_file():
+            raise ProgramFileError(f"the program {path} is not a file: pass a saved program JSON or 'none'")
+        return path
+    if program_path is None and path.resolve() == DEFAULT_PROGRAM.resolve():
+        return None
+    raise ProgramFileError(
+        f"the program {path} does not exist: pass a saved program JSON (`make optimize` writes "
+        f"{_shown(DEFAULT_PROGRAM)}) or 'none' for the unoptimized program"
+    )
+
+
 def build_workbench(settings: Settings, *, index_dir: Path | None = None, program_path: Path | str | None = None,
                     lm=None) -> Workbench:
     """Providers from settings, the index checked, the saved program loaded when present.
@@ -149,6 +174,7 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     from pipeline.program import DigitalTwin, ProgramParams
     from pipeline.retrieve import Retriever
 
+    path = resolve_program(settings, program_path)  # before anything loads: a wrong path fails at once
     embedder = make_embedder(settings)
     store = make_store(settings, index_dir)
     check_index(store, embedder)
@@ -166,14 +192,23 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
         cache_dir=settings.cache_dir,
     )
     source = "unoptimized"
-    path = settings.program_path if program_path is None else program_path
-    if path and str(path) != "none" and Path(path).exists():
+    if path is not None:
         program.load(str(path))
         source = _shown(path)
         # explicit settings override what the saved program says
         program.params.retrieval_mode = settings.retrieval_mode
     program.warm_up()
-    return Workbench(settings, embedder, store, persona, program, lm or make_lm(settings), source)
+    lm = lm or make_lm(settings)
+    check_local_lm(lm, program)
+    return Workbench(settings, embedder, store, persona, program, lm, source)
+
+
+def check_local_lm(lm, program) -> None:
+    """A program that will call the in-process LM proves first, in a child process, that the
+    native build generates on this machine (a segfault cannot be caught in-process)."""
+    self_check = getattr(getattr(lm, "engine", None), "self_check", None)
+    if self_check is not None and program.calls_lm:
+        self_check()
 
 
 def _shown(path: Path | str) -> str:

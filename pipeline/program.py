@@ -197,6 +197,12 @@ class DigitalTwin(dspy.Module):
         _ = self.signal_planner
 
     @property
+    def calls_lm(self) -> bool:
+        """Whether any stage may call the LM with these capabilities and parameters."""
+        can = self._capabilities
+        return can.can_plan or can.can_abstract or self.lm_weight > 0 or self.params.lead_from_lm
+
+    @property
     def lm_weight(self) -> float:
         p = self.params.planner
         return p.lm_weight_capable if self._capabilities.can_plan else p.lm_weight_local

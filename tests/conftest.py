@@ -130,7 +130,7 @@ def local_settings(demo_index: Path, tmp_path_factory):
     return Settings(
         index_dir=demo_index,
         cache_dir=tmp_path_factory.mktemp("dspy-cache"),
-        program_path=tmp_path_factory.mktemp("artifacts") / "program.json",
+        program_path=Path("none"),  # the unoptimized program
         corpus_dir=DEMO_CORPUS,
     )
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Iterator
 
 import dspy
@@ -33,7 +34,7 @@ def service_settings(tmp_path, **overrides) -> Settings:
         _env_file=None,
         cache_dir=tmp_path / "dspy-cache",
         index_dir=tmp_path / "index",
-        program_path=tmp_path / "no-program.json",
+        program_path=Path("none"),  # the unoptimized program
         lm_cache=False,
         rate_limit_session=0,
         rate_limit_ip=0,

@@ -18,7 +18,7 @@ def eval_env(monkeypatch, local_settings, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RAG_INDEX_DIR", str(local_settings.index_dir))
     monkeypatch.setenv("RAG_CACHE_DIR", str(local_settings.cache_dir))  # shared with the acceptance run
-    monkeypatch.setenv("RAG_PROGRAM", str(tmp_path / "none.json"))
+    monkeypatch.setenv("RAG_PROGRAM", "none")
     return tmp_path
 
 

@@ -23,7 +23,7 @@ def test_serve_ingests_a_missing_index_then_answers(tmp_path, mini_corpus):
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "PINECONE_", "LANGFUSE_", "RAG_"))}
     env.update(RAG_CORPUS_DIR=str(mini_corpus), RAG_CACHE_DIR=str(tmp_path / "cache"),
-               RAG_PROGRAM=str(tmp_path / "none.json"), LITELLM_LOCAL_MODEL_COST_MAP="True")
+               RAG_PROGRAM="none", LITELLM_LOCAL_MODEL_COST_MAP="True")
     index = tmp_path / "index"
     command = [sys.executable, "-m", "workbench", "serve", "--index", str(index), "--port", str(port)]
     server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -16,7 +16,7 @@ def env(tmp_path, monkeypatch):
     for name in ("GEMINI_API_KEY", "PINECONE_API_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "RAG_LM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAG_PROGRAM", str(tmp_path / "no-program.json"))
+    monkeypatch.setenv("RAG_PROGRAM", "none")  # the unoptimized program
     monkeypatch.chdir(tmp_path)  # no stray .env
     return monkeypatch
 
@@ -78,3 +78,20 @@ def test_chat_answers_from_the_education_page(env, demo_index, question):
     assert "education.md" in [s["source"] for s in data["sources"]]
     assert "Junho Moon" in data["answer_text"] or "Kyungmin Cho" in data["answer_text"]
     assert data["language"] == ("ko" if "지도" in question else "en")
+
+
+@pytest.mark.parametrize("command", [
+    ["chat", "hello"], ["eval", "--split", "dev"], ["serve", "--port", "9"], ["optimize"], ["accept"],
+])
+def test_a_program_that_does_not_exist_is_an_error_naming_it(env, tmp_path, command):
+    missing = tmp_path / "typo" / "program.json"
+    result = runner.invoke(app, [*command, "--program", str(missing)])
+    assert result.exit_code == 1, result.output
+    assert str(missing) in result.output.replace("\n", "") and "does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_RAG_PROGRAM_is_an_error_too(env, tmp_path):
+    env.setenv("RAG_PROGRAM", str(tmp_path / "gone.json"))
+    result = runner.invoke(app, ["chat", "hello"])
+    assert result.exit_code == 1 and "gone.json" in result.output

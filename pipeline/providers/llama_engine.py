@@ -18,6 +18,8 @@ from pathlib import Path
 
 from dspy import lm15
 
+from pipeline.providers import llama_native
+
 DEFAULT_MAX_ITEMS = 4
 DEFAULT_MAX_STRING = 600
 CONTEXT_TOKENS = 4096
@@ -109,11 +111,14 @@ class LlamaCppEngine:
     supports_reasoning = False
     supported_params = {"response_format", "max_tokens", "temperature"}
 
-    def __init__(self, model_path: str | None = None, n_threads: int = 2, n_ctx: int = CONTEXT_TOKENS, seed: int = 0):
+    def __init__(self, model_path: str | None = None, n_threads: int = 2, n_ctx: int = CONTEXT_TOKENS, seed: int = 0,
+                 cache_dir: str | Path | None = None):
         self.model_path = str(model_path or smollm2_path())
         self.n_threads = n_threads
         self.n_ctx = n_ctx
         self.seed = seed
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._check: llama_native.CheckResult | None = None
         self._llama = None
         self._lock = threading.Lock()
         self.calls = 0
@@ -121,25 +126,34 @@ class LlamaCppEngine:
 
     # DSPy saves custom engines through dump_state/load_state
     def dump_state(self) -> dict:
-        return {"model_path": self.model_path, "n_threads": self.n_threads, "n_ctx": self.n_ctx}
+        return {"model_path": self.model_path, "n_threads": self.n_threads, "n_ctx": self.n_ctx,
+                "cache_dir": str(self.cache_dir) if self.cache_dir else None}
 
     @classmethod
     def load_state(cls, state: dict) -> "LlamaCppEngine":
         return cls(**state)
 
+    def self_check(self) -> llama_native.CheckResult:
+        """One short generation in a child process (cached per machine and build): a native
+        crash becomes `NativeCrashError` here instead of killing this process later."""
+        if self._check is None:
+            self._check = llama_native.checked(self.model_path, self.n_threads, self.cache_dir)
+        if not self._check.ok:
+            raise llama_native.NativeCrashError(llama_native.crash_message(self._check))
+        return self._check
+
     def _model(self):
         if self._llama is None:
             try:
-                from llama_cpp import Llama
+                import llama_cpp  # noqa: F401
             except ImportError as exc:
                 raise lm15.NotConfiguredError(f"llama-cpp-python is not importable: {exc}") from None
-            self._llama = Llama(
-                model_path=self.model_path,
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                seed=self.seed,
-                verbose=False,
-            )
+            try:
+                self.self_check()
+            except llama_native.NativeCrashError as exc:
+                raise lm15.NotConfiguredError(str(exc)) from None
+            self._llama = llama_native.load_llama(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                                  seed=self.seed)
         return self._llama
 
     @staticmethod

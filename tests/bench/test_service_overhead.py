@@ -44,7 +44,7 @@ def test_bench_measures_both_sides_and_writes_the_run(tmp_path, mini_corpus, mon
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RAG_CORPUS_DIR", str(mini_corpus))  # the missing index is ingested from here
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAG_PROGRAM", str(tmp_path / "no-program.json"))
+    monkeypatch.setenv("RAG_PROGRAM", "none")  # the unoptimized program
     monkeypatch.chdir(tmp_path)
     index = tmp_path / "index"
     result = runner.invoke(app, ["bench", "--only", "service", "--index", str(index), "--requests", "8",

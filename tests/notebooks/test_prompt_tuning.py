@@ -22,7 +22,7 @@ def test_the_notebook_runs_top_to_bottom(local_settings, monkeypatch, tmp_path):
 
     monkeypatch.setenv("RAG_INDEX_DIR", str(local_settings.index_dir))
     monkeypatch.setenv("RAG_CACHE_DIR", str(local_settings.cache_dir))
-    monkeypatch.setenv("RAG_PROGRAM", str(tmp_path / "no-program.json"))
+    monkeypatch.setenv("RAG_PROGRAM", "none")  # the unoptimized program
     for name in ("GEMINI_API_KEY", "PINECONE_API_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "RAG_LM"):
         monkeypatch.delenv(name, raising=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)

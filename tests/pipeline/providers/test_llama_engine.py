@@ -98,3 +98,53 @@ def test_a_cut_answer_is_reported_as_cut_only_when_it_cannot_be_repaired(content
                            config=lm15.Config(max_tokens=8, response_format={"type": "json_schema", "schema": schema}))
     response = engine.complete(request)
     assert response.finish_reason == finish and engine.repaired == repaired
+
+
+# -- native faults: the AMX crash (llama.cpp #20824) must never take the process down -------
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_local_model_generates_in_a_child_process():
+    """The regression test for the AMX segfault: a real generation, in a subprocess, exits 0 with text."""
+    from pipeline.providers.llama_native import run_check
+
+    result = run_check(str(smollm2_path()))
+    assert result.ok, f"the local LM crashed or failed on this machine: {result.detail}"
+    assert result.detail.strip() and result.tokens > 0
+
+
+def test_a_child_that_segfaults_is_reported_not_fatal():
+    import sys
+
+    from pipeline.providers.llama_native import crash_message, run_check
+
+    crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    result = run_check("model.gguf", command=crash)
+    assert not result.ok and "SIGSEGV" in result.detail
+    message = crash_message(result)
+    assert "20824" in message and "use_extra_bufts" in message and "GEMINI_API_KEY" in message
+
+
+def test_the_verdict_is_cached_per_machine_and_build(tmp_path, monkeypatch):
+    from pipeline.providers import llama_native
+
+    calls = []
+    monkeypatch.setattr(llama_native, "run_check", lambda path, threads: calls.append(path)
+                        or llama_native.CheckResult(True, "Hello!", 1.0, 3, 0.1))
+    first = llama_native.checked(str(smollm2_path()), 2, tmp_path)
+    second = llama_native.checked(str(smollm2_path()), 2, tmp_path)
+    assert first.ok and second.ok and second.cached and len(calls) == 1
+
+
+def test_an_engine_whose_check_failed_never_loads_the_model_in_process():
+    from dspy import lm15
+
+    from pipeline.providers.llama_native import CheckResult
+
+    engine = LlamaCppEngine()
+    engine._check = CheckResult(False, "the child process died of signal 11 (SIGSEGV)", 0.5)
+    request = lm15.Request(model="local", messages=[lm15.Message.user("hi")], config=lm15.Config(max_tokens=8))
+    with pytest.raises(lm15.NotConfiguredError, match="self-check"):
+        engine.complete(request)
+    assert engine._llama is None
