@@ -22,7 +22,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int
     return [Hit(chunks[cid], scores[cid]) for cid in ordered[:k]]
 
 
-def convex_fusion(dense: Sequence[Hit], keyword: Sequence[Hit], k: int, alpha: float = 0.7) -> list[Hit]:
+def convex_fusion(dense: Sequence[Hit], keyword: Sequence[Hit], k: int, alpha: float) -> list[Hit]:
     """alpha · dense + (1 − alpha) · keyword, each scaled to [0, 1] over its candidates.
 
     Unlike rank fusion this keeps magnitudes: a keyword hit on a rare proper

@@ -58,6 +58,10 @@ class Hit:
     score: float
 
 
+# hybrid retrieval: the dense score's weight against the keyword score (the optimizer tunes it)
+DEFAULT_HYBRID_ALPHA = 0.6
+
+
 @dataclass
 class SearchRequest:
     vector: np.ndarray
@@ -65,7 +69,11 @@ class SearchRequest:
     k: int
     doc_types: Sequence[str] = field(default_factory=tuple)
     mode: str = "hybrid"  # "dense" | "hybrid"
-    alpha: float = 0.6  # hybrid: weight of the dense score against the keyword score
+    alpha: float = DEFAULT_HYBRID_ALPHA  # hybrid: weight of the dense score against the keyword score
+
+    def __post_init__(self):
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError("alpha must be between 0 and 1")
 
 
 @runtime_checkable

@@ -44,7 +44,7 @@ class PineconeStore:
 
     Hybrid search sends one query carrying a dense and a sparse vector (hashed keyword
     weights from `pipeline.text.sparse_vector`), weighted by Pinecone's convex combination
-    (dense × alpha, sparse × (1 − alpha)). Sparse-dense vectors need an index created
+    (dense × alpha, sparse × (1 − alpha), alpha from each `SearchRequest`). Sparse-dense vectors need an index created
     with the **dotproduct** metric (dense, dimension = the embedder's); the embedders'
     unit vectors make a dense-only dotproduct score equal to cosine similarity.
 
@@ -61,17 +61,13 @@ class PineconeStore:
         index_name: str,
         namespace: str,
         host: str | None = None,
-        alpha: float = 0.6,
         timeout: float = 30.0,
     ):
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError("alpha must be between 0 and 1")
         from pinecone import Pinecone
 
         self.index_name = index_name
         self.namespace = namespace
         self.host = host
-        self.alpha = alpha
         self._api_key = api_key
         with self._calling("configuring the client"):
             self._pc = Pinecone(api_key=api_key, timeout=timeout)
@@ -302,9 +298,10 @@ class PineconeStore:
     def search(self, request: SearchRequest) -> list[Hit]:
         if request.mode != "hybrid":
             return self.dense_search(request.vector, request.k, request.doc_types)
-        dense = np.asarray(request.vector, dtype=np.float32) * self.alpha
+        alpha = request.alpha  # the program's tuned weight, per request
+        dense = np.asarray(request.vector, dtype=np.float32) * alpha
         query = sparse_vector(request.text, query=True)
         sparse = None
-        if query["indices"] and self.alpha < 1.0:
-            sparse = {"indices": query["indices"], "values": [v * (1.0 - self.alpha) for v in query["values"]]}
+        if query["indices"] and alpha < 1.0:
+            sparse = {"indices": query["indices"], "values": [v * (1.0 - alpha) for v in query["values"]]}
         return self._query(request.k, dense, sparse, request.doc_types)

@@ -168,6 +168,17 @@ def test_hybrid_search_sends_one_query_with_a_weighted_sparse_vector(filled, fak
     assert hits[0].chunk.id == "education.md#ms-in-robotics"
 
 
+def test_hybrid_search_uses_the_requests_fusion_weight(filled, fake, embedder):
+    """The program's tuned weight reaches Pinecone (it used to be fixed in the adapter)."""
+    vector = embedder.embed_queries(["swarm robotics testbed"])[0]
+    before = len(fake.calls("/query"))
+    filled.search(SearchRequest(vector, "swarm robotics testbed", 4, (), "hybrid", alpha=0.25))
+    body = fake.calls("/query")[before:][0][2]
+    expected_sparse = sparse_vector("swarm robotics testbed", query=True)
+    assert np.linalg.norm(body["vector"]) == pytest.approx(0.25, abs=1e-5)
+    assert body["sparseVector"]["values"] == pytest.approx([0.75 * v for v in expected_sparse["values"]])
+
+
 def test_hybrid_and_dense_disagree_when_keywords_matter(filled, embedder):
     # the dense vector points at the ICRA paper; the words name the physics degree
     vector = embedder.embed_queries(["ICRA 2022 paper swarm"])[0]
