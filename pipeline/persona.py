@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from pipeline.safe_yaml import UnsafeYAMLError, load_yaml
+
+# a persona is a few lines; anything bigger is not one
+MAX_PERSONA_BYTES = 64 * 1024
+ALLOWED_HREFS = "a site path (/cv, #contact, cv/papers) or an http(s):// URL"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# browsers drop tabs and newlines anywhere in a URL, strip leading spaces and controls, and read
+# "\" as "/": "java\tscript:", " javascript:" and "/\evil.example" are not what they look like
+_DISGUISING = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def is_allowed_href(href: str) -> bool:
+    """Whether a site-map href may become a link on the page: a path on the site itself, or an
+    http(s) URL. Every other scheme (javascript:, data:, vbscript:, …) and protocol-relative
+    "//host" (another site, with the page's scheme) are refused."""
+    if not href or _DISGUISING.search(href):
+        return False
+    if _SCHEME.match(href):
+        parts = urlsplit(href)
+        return parts.scheme.lower() in ("http", "https") and href[len(parts.scheme) :].startswith("://") and bool(
+            parts.netloc
+        )
+    return not href.startswith("//")
 
 
 class SiteLink(BaseModel):
     label: str = Field(min_length=1)
     href: str = Field(min_length=1)
+
+    @field_validator("href")
+    @classmethod
+    def _allowed(cls, href: str) -> str:
+        if not is_allowed_href(href):
+            raise PydanticCustomError("href_not_allowed", "href {href} is not allowed: use {allowed}",
+                                      {"href": repr(href), "allowed": ALLOWED_HREFS})
+        return href
 
 
 class Persona(BaseModel):
@@ -37,6 +72,22 @@ class PersonaError(ValueError):
     pass
 
 
+def _problem(data: dict, error: dict) -> str:
+    """One validation error as a sentence that names the entry and says what is expected."""
+    loc, entry = error["loc"], ""
+    if len(loc) >= 2 and loc[0] == "site_map" and isinstance(loc[1], int):
+        link = data["site_map"][loc[1]]
+        label = link.get("label") if isinstance(link, dict) else None
+        entry = f"site_map entry {loc[1] + 1}" + (f" ({label!r})" if isinstance(label, str) else "") + ": "
+        loc = loc[2:]
+    where = ".".join(map(str, loc))
+    if error["type"] == "href_not_allowed":
+        return entry + error["msg"]
+    if error["type"] == "string_type":
+        return f"{entry}field '{where}' must be text, not {error['input']!r} (write it in quotes)"
+    return f"{entry}field '{where}': {error['msg']}"
+
+
 def load_persona(corpus_dir: Path | None) -> Persona:
     """The corpus's persona, or a neutral one when the file is absent."""
     if corpus_dir is None:
@@ -47,12 +98,22 @@ def load_persona(corpus_dir: Path | None) -> Persona:
             break
     else:
         return Persona()
+    # the corpus's own rule (pipeline.corpus): a link out of the folder is not read
+    if path.is_symlink() and not path.resolve().is_relative_to(Path(corpus_dir).resolve()):
+        raise PersonaError(f"{path}: symlink leaves the corpus folder (copy the file into it)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return Persona.model_validate(data)
+        raw = path.read_bytes()
+        if len(raw) > MAX_PERSONA_BYTES:
+            raise PersonaError(f"{path}: too large ({len(raw) // 1024} KB; a persona is at most "
+                               f"{MAX_PERSONA_BYTES // 1024} KB)")
+        data = load_yaml(raw.decode("utf-8")) or {}
+    except UnsafeYAMLError as exc:
+        raise PersonaError(f"{path}: {exc}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise PersonaError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise PersonaError(f"{path}: must be a YAML mapping of name, native_name, summary, site_map")
+    try:
+        return Persona.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PersonaError(f"{path}: field '{where}': {first['msg']}") from None
+        raise PersonaError(f"{path}: {_problem(data, exc.errors()[0])}") from None

@@ -1,7 +1,8 @@
 """Make an answer safe for the page: plain text, HTML-escaped, site-map labels as anchors.
 
 The site renders the answer as HTML. Whatever the LM produced, only anchors
-we build ourselves (exact site-map labels → their href) survive as markup.
+we build ourselves (exact site-map labels → their href) survive as markup, and only
+to hrefs the persona allows (site paths, http(s) URLs).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import html
 import re
 from typing import Sequence
 
-from pipeline.persona import SiteLink
+from pipeline.persona import SiteLink, is_allowed_href
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)]*)\)")
+# the URL may hold one level of balanced parentheses: [x](javascript:alert(1)) leaves "x", not "x)"
+_MD_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 _TAG = re.compile(r"<[^>]*>")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
 
@@ -41,10 +43,12 @@ def render_answer(text: str, site_map: Sequence[SiteLink], limit: int = 500) -> 
     """Escaped answer text with the first mention of each site-map label linked."""
     plain = clip(to_plain_text(text), limit)
     escaped = html.escape(plain, quote=True)
-    if not site_map:
+    # persona.yaml is checked when it is read; this holds for a site map built any other way
+    links = [link for link in site_map if link.label and is_allowed_href(link.href)]
+    if not links:
         return escaped
     # longest labels first so "CV / Papers" wins over "Papers"
-    links = sorted(site_map, key=lambda link: -len(link.label))
+    links.sort(key=lambda link: -len(link.label))
     pattern = re.compile(
         "|".join(rf"(?<![\w/]){re.escape(html.escape(link.label))}(?!\w)" for link in links)
     )

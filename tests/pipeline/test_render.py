@@ -64,3 +64,18 @@ def test_lm_leads_are_kept_only_when_they_frame_without_inventing():
         "The best way to reach me is listed on the Profile page.",  # not first person, invented page
     ]:
         assert safe_lead(bad, facts, question) is None, bad
+
+
+def test_markdown_links_with_parentheses_in_the_url_keep_only_their_text():
+    from pipeline.render import to_plain_text
+
+    assert to_plain_text("See [click](javascript:alert(1)) and [Go](https://x.org/Go_(game)).") == "See click and Go."
+
+
+def test_a_site_map_href_that_is_not_allowed_is_never_linked():
+    # persona.yaml is validated on load; this is the second fence, for a site map built any other way
+    hostile = [SiteLink.model_construct(label="Education", href="javascript:alert(1)"),
+               SiteLink.model_construct(label="Papers", href="//evil.example"),
+               SiteLink.model_construct(label="About", href="/about")]
+    html = render_answer("See Education, Papers and About", hostile)
+    assert html == 'See Education, Papers and <a href="/about">About</a>'
