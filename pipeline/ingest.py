@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.corpus import SkippedFile, load_corpus
+from pipeline.corpus import SkippedFile, SplitSection, load_corpus
 from pipeline.providers.base import Embedder, IndexMismatchError, VectorStore
 from pipeline.text import KEYWORDS_VERSION
 
@@ -29,6 +29,7 @@ class IngestReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     skipped: list[SkippedFile] = field(default_factory=list)
+    split: list[SplitSection] = field(default_factory=list)
 
     @property
     def chunks_per_second(self) -> float:
@@ -49,6 +50,7 @@ def ingest(
     corpus = load_corpus(corpus_dir)
     report = IngestReport(corpus=str(corpus_dir), files=len(corpus.files), chunks=len(corpus.chunks))
     report.skipped = corpus.skipped
+    report.split = corpus.split
 
     built_by = store.embedder_name()
     stored = store.existing_hashes()
@@ -62,9 +64,12 @@ def ingest(
         stored = {}
 
     current = {c.id: c for c in corpus.chunks}
+    # load_corpus makes ids unique; counting over `current` keeps the figures consistent regardless
+    # (a repeated id once meant one chunk lost, one re-embedded every run and "unchanged -1")
+    report.chunks = len(current)
     # keyword tokens from an older version of the tokenizer: every chunk is rewritten
     stale_keywords = bool(stored) and store.keywords_version() != KEYWORDS_VERSION
-    todo = [c for c in corpus.chunks if stale_keywords or stored.get(c.id) != c.content_hash]
+    todo = [c for c in current.values() if stale_keywords or stored.get(c.id) != c.content_hash]
     report.new = sum(1 for c in todo if c.id not in stored)
     report.updated = len(todo) - report.new
     report.unchanged = len(current) - len(todo)

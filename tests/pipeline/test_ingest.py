@@ -79,3 +79,24 @@ def test_an_index_from_an_older_tokenizer_is_refused_then_updated_by_ingest(mini
     check_index(LanceDBStore(store.index_dir), hash_embedder)
     assert ingest(mini_corpus, LanceDBStore(store.index_dir), hash_embedder).unchanged == 4
     assert LanceDBStore(store.index_dir).keyword_search("ORCHID-7", 1)  # both fields indexed again
+
+
+def test_headings_with_the_same_slug_are_all_indexed_and_reingest_embeds_nothing(tmp_path, store, hash_embedder):
+    corpus = tmp_path / "dup"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("---\ntitle: A\n---\n## Foo\none\n## Foo\ntwo\n## Foo 1\nthree\n")
+    first = ingest(corpus, store, hash_embedder)
+    assert (first.chunks, first.new, store.count()) == (3, 3, 3)
+    assert sorted(c.text for c in store.chunks()) == ["one", "three", "two"]
+    again = ingest(corpus, store, hash_embedder)
+    assert (again.new, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 3)
+    assert hash_embedder.texts_embedded == 3
+
+
+def test_split_sections_are_in_the_report(tmp_path, store, hash_embedder):
+    corpus = tmp_path / "long"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("---\ntitle: A\n---\n## Long\n" + "A sentence that goes on. " * 200 + "\n")
+    report = ingest(corpus, store, hash_embedder)
+    assert [(s.source, s.anchor, s.parts) for s in report.split] == [("a.md", "long", 4)]
+    assert report.chunks == report.new == store.count() == 4
