@@ -34,6 +34,32 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def check_index_writable(settings) -> None:
+    """Fail before minutes of embedding when the index folder cannot be written. Tried, not asked
+    (os.access): root passes every permission check, but not a read-only mount or a file where a
+    folder should be."""
+    import tempfile
+
+    if settings.store_provider == "pinecone":
+        return
+    index_dir = Path(settings.index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=index_dir):
+        pass
+
+
+def fail_os(exc: OSError, settings) -> None:
+    """A failed read or write as one line saying where, and what to do when it is the index."""
+    index_dir = Path(settings.index_dir)
+    where = Path(exc.filename) if exc.filename else index_dir
+    reason = exc.strerror or str(exc)
+    if where == index_dir or index_dir in where.parents:
+        detail = "" if where == index_dir else f" ({where})"
+        fail(f"cannot write the index at {index_dir}: {reason}{detail}: pass another --index "
+             "(or RAG_INDEX_DIR), or make that folder writable")
+    fail(f"{where}: {reason}")
+
+
 def _settings(**overrides):
     from pydantic import ValidationError
 
@@ -65,8 +91,11 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Read a folder of markdown/JSON content and sync it into the index."""
-    from pipeline.corpus import CorpusError
+    from rich.markup import escape
+
+    from pipeline.corpus import MAX_CHUNK_CHARS, CorpusError
     from pipeline.ingest import ingest as run_ingest
+    from pipeline.persona import PersonaError, load_persona
     from pipeline.providers.base import ProviderError
 
     settings = _settings(corpus_dir=path, index_dir=index)
@@ -78,6 +107,8 @@ def ingest(
 
         from pipeline.factory import make_embedder, make_store, save_index_persona
 
+        load_persona(corpus_dir)  # a broken persona.yaml fails now, not after the embedding
+        check_index_writable(settings)
         embedder = make_embedder(settings)
         store = make_store(settings)
         with Progress(
@@ -90,13 +121,20 @@ def ingest(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         save_index_persona(settings, corpus_dir)
-    except (CorpusError, ProviderError) as exc:
+    except (CorpusError, ProviderError, PersonaError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail_os(exc, settings)
+    # file names are the corpus author's: escaped, so "[/b].md" is not read as markup
     for skipped in report.skipped:
-        err.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}")
+        err.print(f"[yellow]skipped[/] {escape(skipped.path)}: {escape(skipped.reason)}")
+    for split in report.split:
+        err.print(f"[dim]split[/] {escape(split.source)}#{escape(split.anchor)}: {split.parts} chunks "
+                  f"of at most {MAX_CHUNK_CHARS} characters")
     if as_json:
-        data = {k: v for k, v in report.__dict__.items() if k != "skipped"}
+        data = {k: v for k, v in report.__dict__.items() if k not in ("skipped", "split")}
         data["skipped"] = [s.__dict__ for s in report.skipped]
+        data["split"] = [s.__dict__ for s in report.split]
         data["chunks_per_second"] = report.chunks_per_second
         print(json.dumps(data))
         return
@@ -243,11 +281,14 @@ def ensure_index(settings) -> None:
     """Ingest the configured corpus when the index does not exist yet (fresh clones)."""
     from pipeline.factory import make_embedder, make_store, save_index_persona
     from pipeline.ingest import ingest as run_ingest
+    from pipeline.persona import load_persona
 
     store = make_store(settings)
     if store.embedder_name() is not None:
         return
     err.print(f"[dim]no index at {settings.index_dir}: ingesting {settings.corpus_dir} first[/]")
+    load_persona(Path(settings.corpus_dir))  # a broken persona.yaml fails before the embedding
+    check_index_writable(settings)
     run_ingest(Path(settings.corpus_dir), store, make_embedder(settings))
     save_index_persona(settings, Path(settings.corpus_dir))
 
@@ -432,13 +473,16 @@ def serve(
     settings = _settings(index_dir=index)
     from pipeline.corpus import CorpusError
     from pipeline.factory import ProgramFileError, resolve_program
+    from pipeline.persona import PersonaError
     from pipeline.providers.base import ProviderError
 
     try:
         resolve_program(settings, program)  # a missing --program is an error now, not at the first request
         ensure_index(settings)
-    except (CorpusError, ProviderError, ProgramFileError) as exc:
+    except (CorpusError, ProviderError, ProgramFileError, PersonaError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail_os(exc, settings)
     import uvicorn
 
     import service

@@ -95,3 +95,71 @@ def test_a_missing_RAG_PROGRAM_is_an_error_too(env, tmp_path):
     env.setenv("RAG_PROGRAM", str(tmp_path / "gone.json"))
     result = runner.invoke(app, ["chat", "hello"])
     assert result.exit_code == 1 and "gone.json" in result.output
+
+
+def one_error_line(result) -> str:
+    """The CLI's whole answer to a failure: one `error: …` line, no traceback."""
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert "Traceback" not in result.output and len(lines) == 1, result.output
+    assert lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+@pytest.fixture
+def fake_embedder(env):
+    """No model load: the commands get the keyword-hash embedder of the unit tests."""
+    from tests.fakes import HashEmbedder
+
+    env.setattr("pipeline.factory.make_embedder", lambda settings: HashEmbedder())
+
+
+def test_ingest_with_a_persona_of_the_wrong_type_is_one_clear_error(env, fake_embedder, mini_corpus, tmp_path):
+    (mini_corpus / "persona.yaml").write_text("name: 5\n")
+    result = runner.invoke(app, ["ingest", str(mini_corpus), "--index", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert "persona.yaml" in line and "'name' must be text" in line
+    assert not (tmp_path / "i").exists()  # refused before anything was embedded or written
+
+
+def test_ingest_into_an_index_that_cannot_be_written_is_one_clear_error(env, fake_embedder, mini_corpus, tmp_path):
+    # chmod does not stop root: a regular file where the index's parent folder should be stops everyone
+    (tmp_path / "a-file").write_text("")
+    index = tmp_path / "a-file" / "index"
+    result = runner.invoke(app, ["ingest", str(mini_corpus), "--index", str(index)])
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert str(index) in line and "--index" in line
+
+
+def test_ingest_reports_any_os_error_in_one_line(env, fake_embedder, mini_corpus, tmp_path):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "i" / "chunks.lance"))
+
+    env.setattr("pipeline.ingest.ingest", denied)
+    result = runner.invoke(app, ["ingest", str(mini_corpus), "--index", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    assert "Permission denied" in one_error_line(result)
+
+
+def test_ingest_reports_what_it_split(env, fake_embedder, tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("---\ntitle: A\n---\n## Long\n" + "A sentence that goes on. " * 200 + "\n")
+    result = runner.invoke(app, ["ingest", str(corpus), "--index", str(tmp_path / "i"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "a.md#long" in result.output and "4 chunks" in result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["split"] == [{"source": "a.md", "anchor": "long", "parts": 4}]
+
+
+def test_serve_with_a_missing_index_that_cannot_be_written_is_one_clear_error(env, fake_embedder, mini_corpus,
+                                                                             tmp_path):
+    env.setenv("RAG_CORPUS_DIR", str(mini_corpus))
+    (tmp_path / "a-file").write_text("")
+    index = tmp_path / "a-file" / "index"
+    result = runner.invoke(app, ["serve", "--index", str(index), "--port", "9"])
+    assert result.exit_code == 1
+    notice, _, error = result.output.partition("error: ")
+    assert notice.startswith("no index at")  # it was about to ingest
+    assert "Traceback" not in result.output and "\n" not in error.strip()
+    assert str(index) in error and "--index" in error
