@@ -3,7 +3,8 @@ from collections import Counter
 
 import pytest
 
-from evals.dataset import CATEGORIES, DatasetError, load_dataset
+from evals.dataset import (DEMO_CATEGORIES, KNOWN_CATEGORIES, SCHEMA_FILE, DatasetError, case_json_schema,
+                           dataset_sha256, load_dataset)
 from pipeline.corpus import load_corpus
 from tests.conftest import DEMO_CORPUS
 
@@ -28,7 +29,7 @@ def test_a_valid_case_resolves_its_contexts_to_chunk_ids(tmp_path):
 
 def test_problems_are_reported_with_line_numbers(tmp_path):
     missing = {k: v for k, v in GOOD.items() if k != "reference_answer"} | {"id": "x2"}
-    unknown = GOOD | {"id": "x3", "category": "weather"}
+    unknown = GOOD | {"id": "x3", "category": "  "}
     bad_history = GOOD | {"id": "x4", "history": [{"role": "bot", "parts": [{"text": "hi"}]}]}
     with pytest.raises(DatasetError) as error:
         load_dataset(write(tmp_path, GOOD, missing, "{not json", unknown, bad_history, GOOD),
@@ -51,7 +52,7 @@ def test_the_demo_dataset_is_complete_and_stratified():
     dataset = load_dataset(chunk_ids=chunk_ids)
     assert len(dataset.cases) >= 100
     categories = Counter(c.category for c in dataset.cases)
-    assert set(categories) == set(CATEGORIES)
+    assert set(DEMO_CATEGORIES) <= set(categories) <= set(KNOWN_CATEGORIES)
     for category in categories:
         splits = Counter(c.split for c in dataset.cases if c.category == category)
         assert splits["train"] >= splits["test"] >= 1 and splits["dev"] >= 1, (category, splits)
@@ -59,3 +60,46 @@ def test_the_demo_dataset_is_complete_and_stratified():
     assert sum(1 for c in dataset.cases if c.history) >= 10
     frame = dataset.frame()
     assert len(frame) == len(dataset.cases) and "reference_contexts" in frame
+
+
+def test_categories_and_languages_are_recommended_not_enforced(tmp_path):
+    own = GOOD | {"id": "x2", "category": "exhibitions", "language": "ja"}
+    draft = GOOD | {"id": "x3", "draft": True}
+    dataset = load_dataset(write(tmp_path, GOOD, own, draft))
+    assert [c.category for c in dataset.cases] == ["single-fact", "exhibitions", "single-fact"]
+    assert dataset.cases[1].language == "ja" and dataset.cases[2].draft
+    with pytest.raises(DatasetError, match="line 1: language"):
+        load_dataset(write(tmp_path, GOOD | {"language": "Korean please"}))
+
+
+def test_the_dataset_hash_is_of_the_cases_not_the_file(tmp_path):
+    other = GOOD | {"id": "x2", "question": "And your bachelor's?"}
+    first = load_dataset(write(tmp_path, GOOD, other)).sha256
+    reordered = load_dataset(write(tmp_path, "", json.dumps(other, indent=None, separators=(",", ":")), GOOD))
+    assert reordered.sha256 == first  # line order and formatting are not content
+    reviewed = load_dataset(write(tmp_path, GOOD | {"draft": True}, other))
+    assert reviewed.sha256 == first  # nor is the review flag
+    assert load_dataset(write(tmp_path, GOOD | {"question": "Where did you study?!"}, other)).sha256 != first
+    assert dataset_sha256(reordered.cases) == first
+
+
+def test_a_history_is_part_of_a_questions_identity(tmp_path):
+    turns = [{"role": "user", "parts": [{"text": "Tell me about your M.S."}]},
+             {"role": "model", "parts": [{"text": "I studied robotics."}]}]
+    plain, followed = load_dataset(write(tmp_path, GOOD, GOOD | {"id": "x2", "history": turns})).cases
+    assert plain.history_sha256 != followed.history_sha256 and len(plain.history_sha256) == 16
+
+
+def test_unresolved_references_are_one_kind_of_problem(tmp_path):
+    with pytest.raises(DatasetError) as error:
+        load_dataset(write(tmp_path, GOOD, GOOD | {"id": "x2"}), chunk_ids=["papers.md#other"])
+    assert error.value.only_unresolved_references and len(error.value.problems) == 2
+    with pytest.raises(DatasetError) as mixed:
+        load_dataset(write(tmp_path, GOOD, "{not json"), chunk_ids=["papers.md#other"])
+    assert not mixed.value.only_unresolved_references
+
+
+def test_the_json_schema_file_is_up_to_date():
+    """datasets/questions.schema.json is generated: `workbench dataset schema --out datasets/questions.schema.json`."""
+    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == case_json_schema(), (
+        "regenerate it: workbench dataset schema --out datasets/questions.schema.json")
