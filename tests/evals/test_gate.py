@@ -1,9 +1,13 @@
 """The gate fails a real regression and lets noise through."""
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from evals.gate import compare, load_baseline, paired_bootstrap, question_changes, save_baseline
+from evals.gate import (compare, decide, load_baseline, minimum_detectable_effect, paired_bootstrap,
+                        question_changes, save_baseline)
 
 CONFIG = {"bootstrap": {"samples": 2000, "confidence": 0.95, "seed": 1}, "tolerance": {"default": 0.02}}
 
@@ -66,3 +70,138 @@ def test_float_noise_of_a_recomputed_run_is_neither_better_nor_worse():
     [result] = compare(rerun, baseline, ["semantic_similarity"], CONFIG)
     assert not result.improved and not result.regressed
     assert result.low == result.high == 0.0
+
+
+# -- a gate that cannot be fooled quietly ------------------------------------------------------
+
+SHA = "a" * 64
+SUMMARY = {"split": "test", "dataset": "datasets/questions.jsonl", "dataset_sha256": SHA}
+
+
+def questions(n: int, **metrics) -> pd.DataFrame:
+    """A run's frame: n questions with their text fingerprints and the given metric columns."""
+    data = {"id": [f"q{i:02d}" for i in range(n)], "question": [f"question {i}?" for i in range(n)],
+            "history_sha256": ["0" * 16] * n, "category": ["single-fact"] * n, "answer_text": ["an answer"] * n}
+    return pd.DataFrame(data | metrics)
+
+
+def gate(tmp_path, current, baseline, metrics, summary=SUMMARY, base_summary=SUMMARY, **kwargs):
+    path = save_baseline(baseline, base_summary, metrics, tmp_path / "baseline.json")
+    return decide(current, summary, path, metrics, config=kwargs.pop("config", DENSE_CONFIG), **kwargs)
+
+
+DENSE_CONFIG = {"bootstrap": {"samples": 2000, "confidence": 0.95, "seed": 7},
+                "tolerance": {"default": 0.02, "hit@1": 0.03}, "mde": {"power": 0.8}}
+
+
+def dense_style_hit1() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """34 questions, 23 with passages (hit@1 NaN on the rest); three hits lost, two gained: −1/23 ≈ −0.043,
+    what RAG_RETRIEVAL_MODE=dense did on the test split."""
+    base = np.array([1.0] * 19 + [0.0] * 4 + [np.nan] * 11)
+    now = base.copy()
+    now[[0, 1, 2]] = 0.0
+    now[[19, 20]] = 1.0
+    return questions(34, **{"hit@1": now}), questions(34, **{"hit@1": base})
+
+
+def test_a_dense_style_drop_within_noise_is_a_probable_regression_and_strict_fails(tmp_path):
+    current, baseline = dense_style_hit1()
+    outcome = gate(tmp_path, current, baseline, ["hit@1"])
+    (hit1,) = outcome.comparisons
+    assert hit1.delta == pytest.approx(-1 / 23) and hit1.low < 0 <= hit1.high  # the interval reaches zero
+    assert hit1.probable and not hit1.regressed and hit1.verdict == "probable regression"
+    assert outcome.status == "PASS" and "probable regression(s): hit@1" in outcome.line()
+    strict = gate(tmp_path, current, baseline, ["hit@1"], strict=True)
+    assert strict.failed and strict.line().startswith("GATE FAIL against ") and "fails under --strict" in strict.line()
+
+
+def test_a_metric_numeric_in_the_baseline_and_nan_or_missing_now_is_a_regression(tmp_path):
+    base = np.linspace(0.2, 0.9, 20)
+    baseline = questions(20, score=base, id_context_precision=base)
+    current = questions(20, score=base, id_context_precision=np.full(20, np.nan))  # what --top-k 0 does
+    outcome = gate(tmp_path, current, baseline, ["score", "id_context_precision"])
+    results = {c.metric: c for c in outcome.comparisons}
+    assert results["id_context_precision"].regressed and results["id_context_precision"].missing == 20
+    assert not results["score"].regressed
+    assert outcome.failed and "1 regressed (id_context_precision)" in outcome.line()
+    # a column that is gone altogether counts the same
+    vanished = gate(tmp_path, questions(20, score=base), baseline, ["score", "id_context_precision"])
+    assert [c.metric for c in vanished.regressions] == ["id_context_precision"]
+
+
+def test_a_question_whose_text_changed_is_not_paired_by_its_id(tmp_path):
+    base = np.linspace(0.2, 0.9, 20)
+    baseline = questions(20, score=base)
+    current = questions(20, score=base - np.r_[[0.7], np.zeros(19)])
+    current.loc[0, "question"] = "a different question?"  # same id, new text: its low score is not a drop
+    current.loc[1, "history_sha256"] = "f" * 16  # same words after another conversation
+    outcome = gate(tmp_path, current, baseline, ["score"])
+    assert outcome.pairing.text_changed == ["q00", "q01"] and len(outcome.pairing.ids) == 18
+    assert outcome.comparisons[0].delta == 0 and outcome.status == "PASS"
+    assert "18 paired, 0 regressed, 2 skipped (2 with changed text: q00, q01)" in outcome.line()
+
+
+def test_a_baseline_of_another_dataset_is_refused_naming_both(tmp_path):
+    baseline = questions(20, score=np.full(20, 0.8))
+    other = questions(20, score=np.full(20, 0.8))
+    other["question"] = [f"another question {i}?" for i in range(20)]  # same ids q00…q19, other questions
+    mine = SUMMARY | {"dataset": "mine.jsonl", "dataset_sha256": "b" * 64}
+    refused = gate(tmp_path, other, baseline, ["score"], summary=mine)
+    assert refused.failed and not refused.comparisons
+    line = refused.line()
+    assert line.startswith("GATE FAIL against ") and "belongs to another dataset" in line
+    assert "datasets/questions.jsonl" in line and "mine.jsonl" in line and SHA[:12] in line and "b" * 12 in line
+    # without a baseline asked for, a foreign default baseline is skipped, loudly
+    skipped = gate(tmp_path, other, baseline, ["score"], summary=mine, foreign_is_error=False)
+    assert skipped.status == "SKIPPED" and "belongs to another dataset" in skipped.line()
+    # a dataset that differs but mostly matches is compared on what matches, with a note
+    edited = baseline.copy()
+    edited.loc[0, "question"] = "reworded?"
+    partial = gate(tmp_path, edited, baseline, ["score"], summary=mine)
+    assert partial.status == "PASS" and len(partial.pairing.ids) == 19
+    assert any("dataset_sha256" in note for note in partial.notes)
+
+
+def test_no_baseline_for_the_split_is_announced(tmp_path):
+    run = questions(10, score=np.full(10, 0.5))
+    missing = decide(run, SUMMARY, tmp_path / "none.json", ["score"], config=DENSE_CONFIG)
+    assert missing.line().startswith("GATE SKIPPED — no baseline for this split/dataset (")
+    assert "does not exist" in missing.line()
+    other_split = gate(tmp_path, run, run, ["score"], summary=SUMMARY | {"split": "dev"})
+    assert other_split.status == "SKIPPED" and "'test' split's baseline and this run is 'dev'" in other_split.line()
+
+
+def test_every_metric_gets_its_minimum_detectable_effect():
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(0, 0.1, 40)
+    mde, method = minimum_detectable_effect(diffs, rng.uniform(size=40), 0.95, 0.8)
+    assert method == "paired" and mde == pytest.approx(2.8016 * diffs.std(ddof=1) / np.sqrt(40), rel=1e-3)
+    values = np.array([0.0, 1.0] * 20)
+    same, how = minimum_detectable_effect(np.zeros(40), values, 0.95, 0.8)  # identical runs: sd(diffs) = 0
+    assert how.startswith("unpaired bound") and same == pytest.approx(2.8016 * np.sqrt(2) * values.std(ddof=1)
+                                                                       / np.sqrt(40), rel=1e-3)
+    ceiling, why = minimum_detectable_effect(np.zeros(34), np.ones(34), 0.95, 0.8)
+    assert why == "ceiling: 4 of 34 questions must drop" and ceiling == pytest.approx(4 / 34)
+    # the MDE is what the gate shows for each metric
+    base = np.linspace(0.2, 0.9, 30)
+    (c,) = compare(frame({"score": base}, 30), frame({"score": base}, 30), ["score"], CONFIG)
+    assert c.mde > 0 and c.mde_method.startswith("unpaired bound")
+
+
+def test_a_baseline_is_rounded_sorted_and_rewritten_byte_for_byte(tmp_path):
+    run = questions(3, score=np.array([0.123456789, 0.5, np.nan]), latency_ms=[12.3, 45.6, 7.8])
+    run = run.iloc[::-1]  # written in id order, whatever order the run came in
+    summary = SUMMARY | {"seconds": 3.2, "cost": {"latency_ms_p50": 11.0, "lm_calls_per_question": 0.0},
+                         "metrics": {"score": 1 / 3}}
+    path = save_baseline(run, summary, ["score", "latency_ms"], tmp_path / "b.json")
+    text = path.read_text()
+    data = json.loads(text)
+    assert [q["id"] for q in data["questions"]] == ["q00", "q01", "q02"]
+    assert data["questions"][0]["score"] == 0.1235 and data["questions"][2]["score"] is None
+    assert "latency_ms" not in text and "seconds" not in text  # wall-clock times would churn every rewrite
+    assert data["summary"]["metrics"]["score"] == 0.3333 and list(data["summary"]) == sorted(data["summary"])
+    again = save_baseline(run.iloc[::-1], summary, ["score", "latency_ms"], tmp_path / "c.json")
+    assert again.read_text() == text
+    # a run is compared at the baseline's precision: unrounded values of an unchanged run are no change
+    (c,) = compare(run, load_baseline(path)[0], ["score"], CONFIG)
+    assert c.delta == 0 and not c.improved and not c.regressed
