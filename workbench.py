@@ -275,6 +275,7 @@ def accept(
 
 
 BASELINE = Path("datasets/baseline.json")
+DEMO_DATASET = Path("datasets/questions.jsonl")
 
 
 def ensure_index(settings) -> None:
@@ -299,10 +300,14 @@ def evaluate(
     program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: off)."),
     index: Optional[Path] = IndexOption,
-    dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
-    baseline: Path = typer.Option(BASELINE, "--baseline", help="Baseline to gate against."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset",
+                                           help="Question dataset (JSONL; default datasets/questions.jsonl)."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline",
+                                            help=f"Baseline to gate against (default {BASELINE})."),
     write_baseline: bool = typer.Option(False, "--write-baseline", help="Save this run as the baseline."),
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Fail when a metric regresses against the baseline."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on a probable regression too (a drop beyond the "
+                                "tolerance whose interval still reaches 0)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM and score caches."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="Questions in flight."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where run folders are written."),
@@ -311,11 +316,17 @@ def evaluate(
     """Evaluate the program on a dataset split; gate against the committed baseline."""
     if split not in ("train", "dev", "test", "all"):
         fail("--split must be train, dev, test or all", 2)
+    demo_dataset = dataset is None or dataset.resolve() == DEMO_DATASET.resolve()
+    if write_baseline and baseline is None and not demo_dataset:
+        # datasets/baseline.json belongs to the demo dataset: never overwrite it with another one's
+        fail(f"--write-baseline with --dataset {dataset} needs --baseline PATH ({BASELINE} is the demo "
+             "dataset's baseline)", 2)
+    dataset_path, baseline_path = dataset or DEMO_DATASET, baseline or BASELINE
     settings = _settings(index_dir=index, lm_cache=False if no_cache else None, eval_concurrency=concurrency)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from evals import gate as gating
-    from evals import report
+    from evals import provenance, report
     from evals.dataset import DatasetError, load_dataset
     from evals.runner import COST, REPORTED, evaluate as run_evaluation
     from pipeline.corpus import CorpusError
@@ -329,7 +340,8 @@ def evaluate(
         bench = build_workbench(settings, program_path=program)
         err.print(f"[dim]program: {bench.program_source} · lm: {settings.lm_provider} · "
                   f"retrieval: {settings.retrieval_mode}[/]", highlight=False)
-        cases = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()]).split(split)
+        data = load_dataset(dataset_path, chunk_ids=[c.id for c in bench.store.chunks()])
+        cases = data.split(split)
         if not cases:
             fail(f"the dataset has no '{split}' questions", 2)
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -340,64 +352,113 @@ def evaluate(
                 score_cache=None if no_cache else Path(settings.cache_dir) / "scores.json",
                 progress=lambda: bar.advance(task),
             )
-    except (DatasetError, ProviderError, LMUnavailableError, CorpusError, ProgramFileError) as exc:
+    except DatasetError as exc:
+        if dataset is None and exc.only_unresolved_references:  # once, not one line per reference
+            fail(f"this dataset is for the demo corpus; pass --dataset for your index (see `workbench dataset "
+                 f"draft`): {len(exc.problems)} reference contexts of {dataset_path} are not chunks of "
+                 f"{settings.index_dir}")
+        fail(str(exc))
+    except (ProviderError, LMUnavailableError, CorpusError, ProgramFileError) as exc:
         fail(str(exc))
     summary = result.summary()
-    summary.update({"split": split, "program": bench.program_source, "top_k": top_k, "seconds": result.seconds,
-                    "lm": settings.lm_provider, "judge": settings.judge_lm})
+    summary.update({"split": split, "seconds": result.seconds, **provenance.record(settings, bench, data, top_k)})
     metrics = [m for m in REPORTED if m in result.frame.columns]
+    frame = provenance.with_text_fingerprints(result.frame, cases)
 
-    comparisons, base_frame, base_summary = [], None, None
-    if baseline.exists() and not write_baseline:
-        base_frame, base_summary = gating.load_baseline(baseline)
-        if base_summary.get("split") == split:
-            comparisons = gating.compare(result.frame, base_frame, metrics)
-    regressions = [c for c in comparisons if c.regressed]
-    summary["regressions"] = [c.metric for c in regressions]
-
-    note = f"split={split} program={bench.program_source} lm={settings.lm_provider} top_k={top_k or 'default'}"
-    run_dir = report.write_run(report.new_run_dir(runs), result.frame, summary, metrics, comparisons,
-                               base_frame, base_summary, note)
+    if write_baseline:
+        outcome = gating.skipped(f"written to {baseline_path}", headline="this run is the new baseline")
+    else:
+        # every reported metric: one the baseline has and this run lacks is a regression, not a blank
+        outcome = gating.decide(frame, summary, baseline_path, REPORTED, strict=strict,
+                                foreign_is_error=baseline is not None or demo_dataset)
+    base_frame, base_summary = (gating.load_baseline(baseline_path) if outcome.comparisons else (None, None))
+    summary["regressions"] = [c.metric for c in outcome.regressions]
+    summary["probable_regressions"] = [c.metric for c in outcome.probable]
+    summary["gate"] = outcome.status
+    run_dir = report.write_run(report.new_run_dir(runs), frame, summary, metrics, baseline=base_frame,
+                               baseline_summary=base_summary, settings_note=provenance.header(summary),
+                               outcome=outcome)
     if settings.tracing_enabled:
         from evals.langfuse_run import record_dataset_run
 
         record_dataset_run(settings, cases, result.frame, run_dir.name)
     if write_baseline:
-        gating.save_baseline(result.frame, summary, [*metrics, *COST], baseline)
+        gating.save_baseline(frame, summary, [*metrics, *COST], baseline_path)
 
-    _print_eval(summary, metrics, comparisons, run_dir, baseline if write_baseline else None)
+    _print_eval(summary, metrics, outcome.comparisons, run_dir, baseline_path if write_baseline else None)
     if as_json:
-        print(json.dumps({k: summary[k] for k in ("score", "metrics", "split", "questions", "regressions",
-                                                  "judge_failures", "cost", "seconds")}, default=str))
-    if gate and regressions:
-        err.print("[bold red]regression:[/] " + "; ".join(
-            f"{c.metric} {c.baseline:.3f} → {c.current:.3f} (Δ {c.delta:+.3f}, 95% CI [{c.low:+.3f}, {c.high:+.3f}], "
-            f"tolerance {c.tolerance:.3f})" for c in regressions), soft_wrap=True)
+        print(json.dumps({k: summary.get(k) for k in ("score", "metrics", "split", "questions", "regressions",
+                                                      "probable_regressions", "gate", "judge_failures", "cost",
+                                                      "seconds", "retrieval_mode", "top_k", "dataset_sha256")},
+                         default=str))
+    _print_verdict(outcome, enforced=gate)
+    if gate and outcome.failed:
         raise typer.Exit(1)
 
 
 def _print_eval(summary: dict, metrics: list[str], comparisons, run_dir: Path, wrote: Path | None) -> None:
+    from evals.provenance import header
+
     by_metric = {c.metric: c for c in comparisons}
-    table = Table("metric", "mean", "n", *(("baseline", "Δ", "95% CI", "") if comparisons else ()),
+    err.print(f"[dim]{header(summary)}[/]", highlight=False, soft_wrap=True)
+    # mean and n over the whole run; baseline → paired over the questions both have (what the gate compares)
+    table = Table("metric", "mean", "n", *(("paired: baseline → now", "Δ", "95% CI", "MDE", "")
+                                          if comparisons else ()),
                   title=f"eval: {summary['split']} split, {summary['questions']} questions")
-    for metric in metrics:
+    for metric in dict.fromkeys([*metrics, *by_metric]):
         mean = summary["metrics"].get(metric)
-        if mean is None:
-            continue
-        row = [metric, f"{mean:.3f}", str(summary["counts"][metric])]
         c = by_metric.get(metric)
+        if mean is None and c is None:
+            continue
+        row = [metric, "–" if mean is None else f"{mean:.3f}", str(summary["counts"].get(metric, 0))]
         if comparisons:
-            row += ([f"{c.baseline:.3f}", f"{c.delta:+.3f}", f"[{c.low:+.3f}, {c.high:+.3f}]",
-                     "[red]REGRESSED[/]" if c.regressed else ("[green]better[/]" if c.improved else "")]
-                    if c else ["", "", "", ""])
+            row += ([f"{c.baseline:.3f} → {_cell(c.current)}", _signed(c.delta),
+                     "–" if c.low != c.low else f"[{c.low:+.3f}, {c.high:+.3f}]", _mde_cell(c), _verdict_cell(c)]
+                    if c else ["", "", "", "", ""])
         table.add_row(*row)
     err.print(table)
+    if comparisons:
+        err.print("[dim]MDE: the mean drop the gate sees 80% of the time at this n, from the paired differences' sd; "
+                  "* identical runs: from the metric's own per-question sd (unpaired bound); † at the ceiling: "
+                  "the share of questions that must drop to 0 (evals/gate.py)[/]", soft_wrap=True, highlight=False)
     failures = {k: v for k, v in summary["judge_failures"].items() if v}
     if failures:
         err.print("[yellow]judge scores missing (judge failed):[/] " + ", ".join(f"{k} {v}" for k, v in failures.items()))
-    err.print(f"report: {run_dir / 'report.md'}  ({summary['seconds']:.1f} s)")
+    err.print(f"report: {run_dir / 'report.html'} and report.md  ({summary['seconds']:.1f} s)")
     if wrote:
         err.print(f"baseline written: {wrote}")
+
+
+def _signed(value: float) -> str:
+    return "–" if value != value else f"{value:+.3f}"
+
+
+def _mde_cell(c) -> str:
+    mark = {"unpaired": "*", "ceiling": "†"}.get(c.mde_method.split(" ")[0].rstrip(":"), "")
+    return _cell(c.mde) + mark
+
+
+def _verdict_cell(c) -> str:
+    if c.regressed:
+        return "[red]REGRESSED[/]" + (f" (missing in {c.missing})" if c.missing else "")
+    if c.probable:
+        return "[yellow]probable regression[/]"
+    return "[green]better[/]" if c.improved else ""
+
+
+def _print_verdict(outcome, enforced: bool) -> None:
+    """The run's last line: one verdict, whatever happened."""
+    for note in outcome.notes:
+        err.print(f"[dim]differs from the baseline: {note}[/]", highlight=False, soft_wrap=True, markup=True)
+    for c in outcome.regressions:
+        err.print(f"[bold red]regression:[/] {c.metric} {c.baseline:.3f} → {_cell(c.current)} ({c.why})",
+                  soft_wrap=True, highlight=False)
+    for c in outcome.probable:
+        err.print(f"[yellow]probable regression:[/] {c.metric} {c.baseline:.3f} → {_cell(c.current)} ({c.why}; "
+                  f"MDE {_cell(c.mde)})", soft_wrap=True, highlight=False)
+    line = outcome.line() + ("" if enforced or not outcome.failed else " (not enforced: --no-gate)")
+    style = {"PASS": "bold green", "FAIL": "bold red"}.get(outcome.status, "bold")
+    err.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

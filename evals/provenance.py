@@ -1,0 +1,75 @@
+"""What a run was made with: recorded in its summary and in a baseline, compared by the gate.
+
+A number without its settings cannot be trusted: the same program scored on another
+dataset, index, retrieval mode or top_k is another experiment. Every field here is
+deterministic for the same inputs (no clock, no machine paths), so writing a baseline
+again from an unchanged setup changes no byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from evals.dataset import Case, Dataset
+
+
+def shown_path(path: Path | str) -> str:
+    """Relative to the working directory when under it, so a record names no one machine's folders."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
+
+
+def file_sha256(path: Path | str) -> str | None:
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def index_sha256(chunks: Iterable) -> str:
+    """The index's content: every chunk id with its content hash, in id order."""
+    lines = sorted(f"{c.id}\x1f{c.content_hash}" for c in chunks)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def record(settings, bench, dataset: Dataset, top_k: int | None) -> dict:
+    """The settings of a run that decide its numbers."""
+    chunks = bench.store.chunks()
+    program_top_k = getattr(getattr(bench.program, "params", None), "top_k", None)
+    return {
+        "dataset": shown_path(dataset.path),
+        "dataset_sha256": dataset.sha256,
+        "dataset_cases": len(dataset.cases),
+        "program": bench.program_source,
+        "program_sha256": file_sha256(bench.program_source),
+        "lm": settings.lm_provider,
+        "judge": settings.judge_lm,
+        "embedder": getattr(bench.embedder, "name", None),
+        "vector_store": settings.store_provider,
+        "retrieval_mode": getattr(bench, "retrieval_mode", None) or settings.retrieval_mode,
+        # what retrieval used: --top-k when given (0 turns retrieval off), else the program's own
+        "top_k": top_k if top_k is not None else program_top_k,
+        "top_k_from": "--top-k" if top_k is not None else "program",
+        "index_chunks": len(chunks),
+        "index_sha256": index_sha256(chunks),
+    }
+
+
+def with_text_fingerprints(frame: pd.DataFrame, cases: Iterable[Case]) -> pd.DataFrame:
+    """Add each question's history hash: with the question text, what the gate pairs on."""
+    hashes = {case.id: case.history_sha256 for case in cases}
+    return frame.assign(history_sha256=frame["id"].map(hashes))
+
+
+def header(summary: dict) -> str:
+    """One line of the settings that matter, for the report and the terminal."""
+    top_k = summary.get("top_k")
+    return (f"split={summary.get('split')} dataset={summary.get('dataset')} program={summary.get('program')} "
+            f"lm={summary.get('lm')} retrieval={summary.get('retrieval_mode')} "
+            f"top_k={'?' if top_k is None else top_k}"
+            + (" (off)" if top_k == 0 else "") + f" embedder={summary.get('embedder')}")
