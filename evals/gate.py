@@ -306,8 +306,9 @@ def decide(current: pd.DataFrame, summary: dict, baseline_path: Path, metrics: S
         if base_sha is None:
             notes.append("the baseline records no dataset hash (older format): paired by id and question text")
         if len(pairing.ids) * 2 < pairing.total:
-            message = (f"the baseline belongs to another dataset: it was made on "
-                       f"{base_summary.get('dataset', 'an unrecorded dataset')} (sha256 {str(base_sha)[:12]}), this run "
+            made_on = (f"{base_summary['dataset']} (sha256 {base_sha[:12]})" if base_sha else
+                       "a dataset it does not record (older format)")
+            message = (f"the baseline belongs to another dataset: it was made on {made_on}, this run "
                        f"is {summary.get('dataset')} (sha256 {str(sha)[:12]}); only {len(pairing.ids)} of "
                        f"{pairing.total} questions match by id and text. Gate against this dataset's own baseline "
                        f"(--baseline PATH; write it with --write-baseline --baseline PATH)")
@@ -334,7 +335,14 @@ def save_baseline(frame: pd.DataFrame, summary: dict, metrics: Sequence[str], pa
     answer — rounded, keys sorted, questions by id, wall-clock times left out, so that writing it
     again from an unchanged program changes no byte."""
     columns = [c for c in (*BASELINE_COLUMNS, *metrics) if c in frame.columns and c not in WALL_CLOCK]
-    rows = sorted(json.loads(frame[columns].to_json(orient="records", force_ascii=False)), key=lambda r: str(r["id"]))
+    # rounded as `compare` rounds a run (numpy's rounding of the exact value): rounding the JSON's
+    # 10-digit text instead would round 0.78125000000000011 down where the run's value rounds up
+    table = frame[columns].copy()
+    for column in columns:
+        if pd.api.types.is_float_dtype(table[column]):
+            table[column] = _numeric(table[column])
+    rows = json.loads(table.to_json(orient="records", force_ascii=False, double_precision=15))
+    rows = sorted(rows, key=lambda r: str(r["id"]))
     data = _rounded({"summary": summary, "questions": rows})
     Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return Path(path)

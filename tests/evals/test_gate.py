@@ -205,3 +205,11 @@ def test_a_baseline_is_rounded_sorted_and_rewritten_byte_for_byte(tmp_path):
     # a run is compared at the baseline's precision: unrounded values of an unchanged run are no change
     (c,) = compare(run, load_baseline(path)[0], ["score"], CONFIG)
     assert c.delta == 0 and not c.improved and not c.regressed
+
+
+def test_a_value_on_a_rounding_edge_is_written_as_the_run_is_compared(tmp_path):
+    edge = 0.78125 + 1e-16  # 0.78125000000000011: its 10-digit JSON text rounds down, the value itself up
+    run = questions(2, rouge_l=[edge, 0.5])
+    path = save_baseline(run, SUMMARY, ["rouge_l"], tmp_path / "b.json")
+    (c,) = compare(run, load_baseline(path)[0], ["rouge_l"], CONFIG)
+    assert c.delta == 0 and c.mde_method.startswith("unpaired bound")
