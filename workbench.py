@@ -673,6 +673,141 @@ def _print_bench(result: dict) -> None:
     err.print(table)
 
 
+def _index_chunks(settings) -> list:
+    """An index's chunks, read from the store alone (no embedder or LM is loaded)."""
+    from pipeline.factory import make_store
+
+    store = make_store(settings)
+    return store.chunks() if store.embedder_name() is not None else []
+
+
+@app.command()
+def chunks(
+    index: Optional[Path] = IndexOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the chunks as one JSON array."),
+) -> None:
+    """List an index's chunks: the ids, sources and headings a dataset's reference contexts name."""
+    from rich.markup import escape
+
+    from pipeline.providers.base import ProviderError
+
+    settings = _settings(index_dir=index)
+    try:
+        found = _index_chunks(settings)
+    except ProviderError as exc:
+        fail(str(exc))
+    if not found:
+        fail(f"no index at {settings.index_dir}: run `workbench ingest` first (or pass --index)")
+    rows = [{"id": c.id, "source": c.source, "heading": c.title, "doc_type": c.doc_type, "page": c.page_title}
+            for c in sorted(found, key=lambda c: c.id)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(rows)} chunks in {settings.index_dir}")
+    # ids are copied into datasets: kept whole up to 60 characters; the headings wrap instead
+    table.add_column("id", overflow="fold", min_width=min(60, max(len(r["id"]) for r in rows)))
+    for name in ("source", "heading", "doc_type"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*(escape(row[k]) for k in ("id", "source", "heading", "doc_type")))
+    console.print(table)
+    err.print('[dim]a reference context is {"source": SOURCE, "heading": HEADING} or the id itself[/]')
+
+
+dataset_app = typer.Typer(help="Write and check a question dataset for your own content.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+def _print_findings(findings) -> None:
+    """Each finding once; one repeated on many lines (every draft case, say) is one entry."""
+    from collections import defaultdict
+
+    from rich.markup import escape
+
+    grouped = defaultdict(list)
+    for f in findings:
+        grouped[(f.level, f.message, f.fix)].append(f.line)
+    for (level, message, fix), lines in grouped.items():
+        shown = ", ".join(str(n) for n in lines[:8]) + (f", … ({len(lines)} lines)" if len(lines) > 8 else "")
+        where = "" if lines == [0] else (f"line {shown}: " if len(lines) == 1 else f"lines {shown}: ")
+        colour = "red" if level == "error" else "yellow"
+        console.print(f"{escape(where)}[{colour}]{level}:[/] {escape(message)}", soft_wrap=True, highlight=False)
+        if fix:
+            console.print(f"    [dim]→ {escape(fix)}[/]", soft_wrap=True, highlight=False)
+
+
+@dataset_app.command("check")
+def dataset_check(
+    file: Path = typer.Argument(..., help="The dataset (JSONL) to check."),
+    index: Optional[Path] = IndexOption,
+) -> None:
+    """Validate a dataset file: each problem with its line number and what to do."""
+    from evals.dataset_check import check_file
+    from pipeline.providers.base import ProviderError
+
+    settings = _settings(index_dir=index)
+    try:
+        found = _index_chunks(settings)
+    except ProviderError as exc:
+        fail(str(exc))
+    if not found:
+        err.print(f"[yellow]no index at {settings.index_dir}:[/] reference contexts are not checked "
+                  "(pass --index, or run `workbench ingest`)", highlight=False)
+    findings, valid = check_file(file, found or None)
+    _print_findings(findings)
+    errors = sum(f.level == "error" for f in findings)
+    console.print(f"{file}: {valid} valid cases, {errors} error(s), {len(findings) - errors} warning(s)"
+                  + (f" against {len(found)} chunks of {settings.index_dir}" if found else ""), highlight=False)
+    if errors:
+        raise typer.Exit(1)
+
+
+@dataset_app.command("draft")
+def dataset_draft(
+    source: Path = typer.Argument(..., help="A corpus folder (markdown/JSON) or an index folder."),
+    out: Path = typer.Option(Path("datasets/draft.jsonl"), "--out", help="Where the draft cases go (JSONL)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (edits in it are lost)."),
+) -> None:
+    """Draft cases offline from the chunks' headings: a start to edit, every case marked "draft": true."""
+    from evals.draft import draft_cases, write_jsonl
+    from pipeline.corpus import CorpusError, load_corpus
+    from pipeline.providers.base import ProviderError
+
+    if out.exists() and not force:
+        fail(f"{out} exists: it may hold your edits; pass --force to overwrite it, or another --out", 2)
+    try:
+        if (source / "manifest.json").exists():  # an index folder
+            found = _index_chunks(_settings(index_dir=source))
+        else:
+            found = load_corpus(source).chunks
+    except (CorpusError, ProviderError) as exc:
+        fail(str(exc))
+    if not found:
+        fail(f"no chunks in {source}: pass a corpus folder or an index made by `workbench ingest`")
+    cases = draft_cases(found)
+    write_jsonl(cases, out)
+    console.print(f"wrote {len(cases)} draft cases from {len(found)} chunks to {out}", highlight=False)
+    err.print(f"[dim]next: edit them (delete \"draft\": true from each one you have read), then\n"
+              f"  workbench dataset check {out} --index INDEX\n"
+              f"  workbench eval --dataset {out} --index INDEX --baseline BASELINE --write-baseline[/]",
+              highlight=False)
+
+
+@dataset_app.command("schema")
+def dataset_schema(
+    out: Optional[Path] = typer.Option(None, "--out", help="Write it here (the repo keeps "
+                                       "datasets/questions.schema.json) instead of printing it."),
+) -> None:
+    """The JSON Schema of one dataset line, generated from the loader's model."""
+    from evals.dataset import case_json_schema
+
+    text = json.dumps(case_json_schema(), ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    err.print(f"written: {out}")
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
