@@ -44,6 +44,8 @@ TEXT_COLUMNS = ("question", "history_sha256")  # what makes two rows the same qu
 DECIMALS = 4  # baselines are written, and runs compared, at this precision: re-runs cause no float churn
 # wall-clock figures differ on every run and are not gated: a baseline without them does not churn
 WALL_CLOCK = ("latency_ms", "seconds", "latency_ms_p50", "latency_ms_p95", "stage_ms_p50")
+# a run's own verdict, not part of what later runs are held against
+RUN_ONLY = ("gate", "regressions", "probable_regressions")
 # settings a run records; when they differ from the baseline's, the gate says so before its verdict
 PROVENANCE = ("dataset", "dataset_sha256", "program", "program_sha256", "lm", "judge", "embedder", "vector_store",
               "retrieval_mode", "top_k", "index_chunks", "index_sha256")
@@ -343,7 +345,7 @@ def save_baseline(frame: pd.DataFrame, summary: dict, metrics: Sequence[str], pa
             table[column] = _numeric(table[column])
     rows = json.loads(table.to_json(orient="records", force_ascii=False, double_precision=15))
     rows = sorted(rows, key=lambda r: str(r["id"]))
-    data = _rounded({"summary": summary, "questions": rows})
+    data = _rounded({"summary": {k: v for k, v in summary.items() if k not in RUN_ONLY}, "questions": rows})
     Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return Path(path)
 

@@ -192,13 +192,14 @@ def test_a_baseline_is_rounded_sorted_and_rewritten_byte_for_byte(tmp_path):
     run = questions(3, score=np.array([0.123456789, 0.5, np.nan]), latency_ms=[12.3, 45.6, 7.8])
     run = run.iloc[::-1]  # written in id order, whatever order the run came in
     summary = SUMMARY | {"seconds": 3.2, "cost": {"latency_ms_p50": 11.0, "lm_calls_per_question": 0.0},
-                         "metrics": {"score": 1 / 3}}
+                         "metrics": {"score": 1 / 3}, "gate": "SKIPPED", "regressions": []}
     path = save_baseline(run, summary, ["score", "latency_ms"], tmp_path / "b.json")
     text = path.read_text()
     data = json.loads(text)
     assert [q["id"] for q in data["questions"]] == ["q00", "q01", "q02"]
     assert data["questions"][0]["score"] == 0.1235 and data["questions"][2]["score"] is None
     assert "latency_ms" not in text and "seconds" not in text  # wall-clock times would churn every rewrite
+    assert "gate" not in data["summary"] and "regressions" not in data["summary"]  # that run's verdict, not data
     assert data["summary"]["metrics"]["score"] == 0.3333 and list(data["summary"]) == sorted(data["summary"])
     again = save_baseline(run.iloc[::-1], summary, ["score", "latency_ms"], tmp_path / "c.json")
     assert again.read_text() == text
