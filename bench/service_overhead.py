@@ -186,8 +186,9 @@ def serving(settings, timeout: float = 180.0) -> Iterator[str]:
         "RAG_INDEX_DIR": str(settings.index_dir), "RAG_CACHE_DIR": str(settings.cache_dir),
         "RAG_PROGRAM": str(settings.program_path), "RAG_CORPUS_DIR": str(settings.corpus_dir),
         "RAG_WORKER_THREADS": str(settings.worker_threads), "RAG_LOCAL_THREADS": str(settings.local_threads),
-        "RAG_RETRIEVAL_MODE": settings.retrieval_mode, "RAG_TOP_K": str(settings.top_k),
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        # the same explicit overrides of the program's parameters, if any
+        **{f"RAG_{name.upper()}": str(value) for name, value in settings.program_overrides.items()},
     })
     command = [sys.executable, "-m", "uvicorn", "bench.service_overhead:create_bench_app", "--factory",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",

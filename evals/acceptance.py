@@ -54,7 +54,7 @@ def run_case(answer: Callable, case: Case) -> CaseResult:
         hit5=bool(refs & set(ranked[:5])) if scored else None,
         declined=not result.plan.relevant,
         retrieved=bool(result.sources),
-        has_korean=contains_korean(result.answer_text),
+        has_korean=contains_korean(result.text),
         lm_calls=result.trace.lm_calls,
         lm_fallbacks=result.trace.lm_fallbacks,
         latency_ms=dict(result.trace.timings_ms),

@@ -26,10 +26,11 @@ from typing import Callable, Sequence
 from evals.dataset import Case
 from evals.gate import compare
 from evals.runner import Evaluation, evaluate
+from pipeline.turn import MAX_ANSWER_CHARS
 
 OPTIMIZERS = ("random-search", "bootstrap", "mipro", "gepa")
 STAGES = ("rewrite", "plan", "generate")
-PREDICTORS = {"rewrite": ("rewrite",), "plan": ("planner_lm",), "generate": ("generate", "frame")}
+PREDICTORS = {"rewrite": ("rewrite.predict",), "plan": ("plan.predict",), "generate": ("generate.predict", "generate.frame")}
 
 
 # dev differences smaller than this are noise on ~30 questions: among candidates this close to
@@ -96,7 +97,7 @@ def sample_params(base, rng: random.Random, stages: Sequence[str]):
         params.top_k = rng.choice([4, 5, 6])
     if "rewrite" in stages:
         params.follow_up_with_answer = rng.random() < 0.7
-        params.follow_up_max_words = rng.choice([8, 12, 16])
+        params.follow_up_evidence_words = rng.choice([2, 3, 4])
     if "generate" in stages:
         params.lead_from_lm = rng.random() < 0.5
         params.fact_chars = rng.choice([200, 280, 360, 440])
@@ -123,10 +124,10 @@ def _with(params, name: str, value):
 
 
 def _candidate(original, params):
+    """A copy of the program with other parameters (the stages read them per call; the copy
+    shares the providers and the embedded exemplars)."""
     candidate = original.deepcopy()
     candidate.params = params
-    # the planner's exemplar vectors are reused unless the planner's knobs changed
-    candidate._signals = None if params.planner != original.params.planner else original._signals
     return candidate
 
 
@@ -161,7 +162,7 @@ def _stage_metric(stage: str) -> Callable:
         if stage == "rewrite":
             refs = set(example.context_ids)
             return float(bool(refs & {s.id for s in prediction.sources[:5]})) if refs else 1.0
-        return float(prediction.trace.lm_fallbacks == 0 and len(prediction.answer_text) <= 500)
+        return float(prediction.trace.lm_fallbacks == 0 and len(prediction.text) <= MAX_ANSWER_CHARS)
 
     return metric
 

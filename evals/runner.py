@@ -25,10 +25,15 @@ REPORTED = (
     "hit@1", "hit@5", "recall@5", "mrr", "ndcg@5", "id_context_precision", "id_context_recall",
     "relevance_correct", "retrieval_correct", "doc_type_f1", "rewrite_hit@5",
     "semantic_similarity", "string_similarity", "rouge_l",
-    "language_match", "refusal_correct", "says_unknown", "length_ok", "html_safe",
+    "language_match", "refusal_correct", "says_unknown", "not_denied", "fact@240", "length_ok", "html_safe",
     "faithfulness", "response_relevancy", "llm_context_precision", "llm_context_recall", "factual_correctness",
 )
 COST = ("latency_ms", "lm_calls", "lm_tokens")
+WIDGET_HISTORY = 50  # the site's widget keeps (and sends) this many history entries
+
+
+def _turn(role: str, text: str) -> dict:
+    return {"role": role, "parts": [{"text": text}]}
 
 
 @dataclass
@@ -41,11 +46,11 @@ class Evaluation:
         return summarize(self.frame, self.judge_failures)
 
 
-def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str]) -> dict:
+def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str], history: list[dict] | None = None) -> dict:
     started = time.perf_counter()
-    result = bench.answer(case.question, case.history_dicts(), top_k=top_k)
+    answer = bench.answer(case.question, case.history_dicts() if history is None else history, top_k=top_k)
     elapsed = (time.perf_counter() - started) * 1000
-    ranked = [s.id for s in result.sources]
+    ranked = [s.id for s in answer.sources]
     return {
         "id": case.id,
         "split": case.split,
@@ -53,32 +58,35 @@ def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str]) 
         "language": case.language,
         "question": case.question,
         "reference_answer": case.reference_answer,
-        "answer": result.answer,
-        "answer_text": result.answer_text,
-        "rewritten_query": result.rewritten_query,
+        "answer": answer.html,
+        "answer_text": answer.text,
+        "answer_kind": answer.kind,
+        "rewritten_query": answer.query.text,
+        "search_query": answer.retrieval.search_query,
         "retrieved_ids": ranked,
         "retrieved_texts": [texts.get(cid, "") for cid in ranked],
         "reference_ids": case.context_ids,
-        "declined": not result.plan.relevant,
-        "retrieved": bool(result.sources),
-        "plan_doc_types": list(result.plan.doc_types),
+        "declined": not answer.plan.relevant,
+        "retrieved": bool(answer.sources),
+        "plan_doc_types": list(answer.plan.doc_types),
+        "history_turns": len(case.history) if history is None else len(history),
         "latency_ms": elapsed,
-        "lm_calls": result.trace.lm_calls,
-        "lm_tokens": getattr(result.trace, "lm_tokens", 0),
-        "lm_fallbacks": result.trace.lm_fallbacks,
-        **{f"ms_{stage}": ms for stage, ms in result.trace.timings_ms.items()},
+        "lm_calls": answer.trace.lm_calls,
+        "lm_tokens": answer.trace.lm_tokens,
+        "lm_fallbacks": answer.trace.lm_fallbacks,
+        **{f"ms_{stage}": ms for stage, ms in answer.trace.timings_ms.items()},
     }
 
 
-def _judge_free(case: Case, record: dict) -> dict:
+def _judge_free(case: Case, record: dict, max_chars: int) -> dict:
     row = metrics.retrieval_metrics(record["retrieved_ids"], case.context_ids if case.expected_retrieval else [])
     row.update(metrics.behaviour_metrics(case, record["answer"], record["answer_text"], record["declined"],
-                                         record["retrieved"]))
+                                         record["retrieved"], max_chars))
     row["doc_type_f1"] = (
         metrics.doc_type_f1(record["plan_doc_types"], case.expected_doc_types)
         if record["retrieved"] and case.expected_retrieval else math.nan
     )
-    row["rewrite_hit@5"] = row["hit@5"] if case.history else math.nan
+    row["rewrite_hit@5"] = row["hit@5"] if record["history_turns"] else math.nan
     return row
 
 
@@ -92,23 +100,38 @@ def evaluate(
     judge_kwargs: dict | None = None,
     score_cache: Path | None = None,
     progress: Callable[[], None] | None = None,
+    conversation: bool = False,
 ) -> Evaluation:
-    """Answer every case (at most `concurrency` at once) and score the answers."""
+    """Answer every case (at most `concurrency` at once) and score the answers.
+
+    `conversation=True` replays the cases as ONE chat, in order, the way the site's widget
+    sends it: each answer's rendered HTML goes back as the model's turn, the history keeps
+    the last `WIDGET_HISTORY` entries, and a case's own history turns come just before it."""
     from evals.ragas_scoring import score_records
 
     started = time.perf_counter()
     texts = {c.id: c.text for c in bench.store.chunks()}
 
-    def one(case: Case) -> dict:
-        record = _answer_record(bench, case, top_k, texts)
+    def one(case: Case, history: list[dict] | None = None) -> dict:
+        record = _answer_record(bench, case, top_k, texts, history)
         if progress:
             progress()
         return record
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        records = list(pool.map(one, cases))
+    if conversation:
+        records, chat = [], []
+        for case in cases:
+            own = case.history_dicts()
+            history = (chat + own)[-WIDGET_HISTORY:]
+            record = one(case, history)
+            records.append(record)
+            chat = (history + [_turn("user", case.question), _turn("model", record["answer"])])[-WIDGET_HISTORY:]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            records = list(pool.map(one, cases))
     by_id = {c.id: c for c in cases}
-    rows = [{**record, **_judge_free(by_id[record["id"]], record)} for record in records]
+    max_chars = bench.program.params.max_answer_chars
+    rows = [{**record, **_judge_free(by_id[record["id"]], record, max_chars)} for record in records]
     ragas_scores, failures = score_records(
         records, judge_lm=judge_lm, embedder=bench.embedder, cache_path=score_cache, judge_kwargs=judge_kwargs
     )

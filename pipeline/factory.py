@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.persona import Persona, load_persona
 from pipeline.providers.base import Embedder, IndexMismatchError, LMCapabilities, ProviderError, VectorStore
 from pipeline.settings import DEFAULT_PROGRAM, Settings
+
+if TYPE_CHECKING:
+    from pipeline.turn import Answer
 from pipeline.text import KEYWORDS_VERSION
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
@@ -105,23 +109,24 @@ class Workbench:
     lm: "object"
     program_source: str
 
-    def answer(self, question: str, history=None, top_k: int | None = None):
+    def answer(self, question: str, history=None, top_k: int | None = None) -> "Answer":
         import dspy
+        from dspy.utils.usage_tracker import track_usage
 
-        with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter(), track_usage=True):
-            result = self.program(question=question, history=history, top_k=top_k)
-        result.trace.lm_tokens = _total_tokens(result.get_lm_usage())
-        return result
+        from pipeline.tracing import total_tokens
 
+        with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter()), track_usage() as usage:
+            answer = self.program(question=question, history=history, top_k=top_k)
+        answer.trace.lm_tokens = total_tokens(usage.get_total_tokens())
+        return answer
 
-def _total_tokens(usage: dict | None) -> int:
-    """Prompt + completion tokens over every model a request used (cached calls count 0)."""
-    total = 0
-    for per_model in (usage or {}).values():
-        prompt = per_model.get("prompt_tokens") or per_model.get("input_tokens") or 0
-        completion = per_model.get("completion_tokens") or per_model.get("output_tokens") or 0
-        total += int(prompt) + int(completion)
-    return total
+    def unavailable(self, question: str) -> "Answer":
+        """The degraded answer, for when retrieval could not finish in time."""
+        return self.program.unavailable(question)
+
+    @property
+    def retrieval_mode(self) -> str:
+        return self.program.params.retrieval_mode
 
 
 def check_index(store: VectorStore, embedder: Embedder) -> None:
@@ -171,32 +176,21 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
 
     `program_path="none"` forces the unoptimized program.
     """
-    from pipeline.program import DigitalTwin, ProgramParams
-    from pipeline.retrieve import Retriever
+    from pipeline.program import DigitalTwin
 
     path = resolve_program(settings, program_path)  # before anything loads: a wrong path fails at once
     embedder = make_embedder(settings)
     store = make_store(settings, index_dir)
     check_index(store, embedder)
     persona = index_persona(settings, index_dir)
-    params = ProgramParams(
-        retrieval_mode=settings.retrieval_mode, top_k=settings.top_k, max_answer_chars=settings.max_answer_chars
-    )
-    program = DigitalTwin(
-        Retriever(store, settings.retrieval_mode),
-        embedder,
-        persona,
-        lm_capabilities(settings),
-        params,
-        doc_types=store.doc_types(),
-        cache_dir=settings.cache_dir,
-    )
+    program = DigitalTwin(store, embedder, persona, lm_capabilities(settings), doc_types=store.doc_types(),
+                          cache_dir=settings.cache_dir)
     source = "unoptimized"
     if path is not None:
         program.load(str(path))
         source = _shown(path)
-        # explicit settings override what the saved program says
-        program.params.retrieval_mode = settings.retrieval_mode
+    # explicit settings win over what the saved program says, after it is loaded
+    program.params = program.params.model_copy(update=settings.program_overrides)
     program.warm_up()
     lm = lm or make_lm(settings)
     check_local_lm(lm, program)

@@ -1,10 +1,20 @@
-"""Chat history in the Gemini format the site sends: [{"role", "parts": [{"text"}]}]."""
+"""Chat history in the Gemini format the site sends: [{"role", "parts": [{"text"}]}].
+
+The site's widget sends its own rendered answers back as the model's turns: HTML with
+entities, `<a>` and `<br>`. They are read as plain text here, once, so no stage ever sees
+markup or matches `&amp;` as a word.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Iterable, Literal
 
 from pydantic import BaseModel, Field
+
+_BREAK = re.compile(r"<\s*(br|/p|/li|/div)\s*/?\s*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 
 
 class Part(BaseModel):
@@ -17,12 +27,34 @@ class Turn(BaseModel):
 
     @property
     def text(self) -> str:
-        return "\n".join(p.text for p in self.parts).strip()
+        """The turn as plain text (a model turn's HTML read as the visitor saw it)."""
+        joined = "\n".join(p.text for p in self.parts)
+        return as_text(joined) if self.role == "model" else joined.strip()
 
 
-def parse_history(raw: Iterable[dict] | None) -> list[Turn]:
-    """Validate a Gemini-format history (pydantic raises a precise error)."""
-    return [t if isinstance(t, Turn) else Turn.model_validate(t) for t in (raw or [])]
+def as_text(markup: str) -> str:
+    """HTML as the text a reader sees: line breaks kept, tags dropped, entities decoded once."""
+    if "<" not in markup and "&" not in markup:
+        return markup.strip()
+    text = _TAG.sub("", _BREAK.sub("\n", markup))
+    return re.sub(r"[ \t]+", " ", html.unescape(text)).strip()
+
+
+def parse_history(raw: Iterable[dict | Turn] | None, max_turns: int | None = None) -> list[Turn]:
+    """Validate a Gemini-format history (pydantic raises a precise error); keep the most recent turns."""
+    turns = [t if isinstance(t, Turn) else Turn.model_validate(t) for t in (raw or [])]
+    return turns[-max_turns:] if max_turns else turns
+
+
+def exchanges(turns: list[Turn]) -> list[tuple[str, str]]:
+    """(visitor's message, the reply to it) pairs, oldest first; a reply may be ''."""
+    pairs: list[tuple[str, str]] = []
+    for turn in turns:
+        if turn.role == "user":
+            pairs.append((turn.text, ""))
+        elif pairs and not pairs[-1][1]:
+            pairs[-1] = (pairs[-1][0], turn.text)
+    return pairs
 
 
 def format_history(turns: list[Turn], *, max_turns: int = 6, max_chars: int = 400) -> str:

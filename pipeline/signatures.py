@@ -8,6 +8,11 @@ from typing import Literal
 
 import dspy
 
+from pipeline.turn import MAX_ANSWER_CHARS
+
+# output-token caps per stage, the one table: the local model must finish its JSON well before these
+MAX_TOKENS = {"rewrite": 96, "plan": 64, "generate": 320, "frame": 48}
+
 DOC_TYPES = ("education", "experience", "projects", "papers", "awards", "skills", "other", "cv", "about")
 DocType = Literal[DOC_TYPES]  # type: ignore[valid-type]
 
@@ -49,7 +54,8 @@ class GenerateAnswer(dspy.Signature):
     question: str = dspy.InputField()
     language: str = dspy.InputField(desc="language to answer in: English or Korean")
     site_sections: str = dspy.InputField(desc="labels of the site's sections")
-    answer: str = dspy.OutputField(desc="the answer, at most 500 characters", max_length=500)
+    answer: str = dspy.OutputField(desc=f"the answer, at most {MAX_ANSWER_CHARS} characters",
+                                   max_length=MAX_ANSWER_CHARS)
 
 
 class FrameAnswer(dspy.Signature):

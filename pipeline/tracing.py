@@ -5,17 +5,18 @@ trace (the Langfuse Python SDK, v3+ — OpenTelemetry-based — exporting OTLP/H
 `{LANGFUSE_HOST}/api/public/otel/v1/traces` from a background thread):
 
     chat (root; input: message + history length, output: answer and sources; session id, tags)
-    ├── rewrite    input: message          output: standalone query
-    ├── embed      input: query text       (an `embedding` observation)
-    ├── plan       input: query            output: the plan
-    ├── retrieve   input: query, k, types  output: source ids and scores (a `retriever` observation)
-    └── generate   input: language, passages  output: answer text
+    ├── rewrite    input: message, history turns   output: the Query (standalone text, search text, follow-up?)
+    ├── embed      input: the search text that is embedded (an `embedding` observation)
+    ├── plan       input: query, cue text          output: the Plan
+    ├── retrieve   input: search query, k, sections, mode, weight, filter   output: the Retrieval (a `retriever`)
+    └── generate   input: language, passages, label   output: answer text and kind
         └── (one `generation` per LM call made in a stage: predictor inputs and outputs, model, tokens)
 
-Every stage span carries its latency (its own start and end) and the LM tokens spent in it
-(metadata `lm_tokens`, from DSPy's usage tracker). Stage spans open when the stage starts
-(through `pipeline.program.STAGE_OBSERVER`) and are ended, with the stage's own end time,
-once the request's result is known, so they can carry the stage's outputs.
+Inputs and outputs are the stage's own (`pipeline.turn.StageRecord`, filled by the program as
+the stage runs), not rebuilt afterwards. Every stage span carries its latency (its own start and
+end) and the LM tokens spent in it (metadata `lm_tokens`, from DSPy's usage tracker). Stage spans
+open when the stage starts (through `pipeline.turn.STAGE_OBSERVER`) and are ended, with the
+stage's own end time, when the request ends, so they can carry the stage's outputs.
 
 Without keys nothing here is imported beyond this module and nothing is created: the
 per-request cost is one attribute check. Tracing can never change an answer: every call
@@ -140,7 +141,7 @@ class _NullTrace:
     def __exit__(self, *exc):
         return False
 
-    def stage(self, name: str):
+    def stage(self, record):
         return _NOTHING
 
     def callbacks(self, program) -> list:
@@ -195,8 +196,9 @@ class RequestTrace:
     # -- stages (the program's STAGE_OBSERVER) ---------------------------------------------
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        record = {"name": name, "span": None, "end_ns": None, "tokens": 0, "error": None}
+    def stage(self, stage) -> Iterator[None]:
+        name = stage.name
+        record = {"name": name, "span": None, "end_ns": None, "tokens": 0, "error": None, "stage": stage}
         context = None
         with _guarded(f"opening the {name} span"):
             context = self._client.start_as_current_observation(
@@ -239,19 +241,16 @@ class RequestTrace:
                 return
             self._finished = True
             stages = list(self._stages)
-        io = _stage_io(result, self._input) if result is not None else {}
         for record in stages:
             span = record["span"]
             if span is None:
                 continue
             with _guarded(f"ending the {record['name']} span"):
-                inputs, outputs = io.get(record["name"], (None, None))
+                stage = record["stage"]
                 failed = record["error"]
-                metadata = {"lm_tokens": max(0, record["tokens"])}
-                if result is not None:
-                    metadata["latency_ms"] = result.trace.timings_ms.get(record["name"])
+                metadata = {"lm_tokens": max(0, record["tokens"]), "latency_ms": stage.ms}
                 span.update(
-                    input=inputs, output=outputs, metadata=metadata,
+                    input=_json(stage.inputs), output=_json(stage.outputs), metadata=metadata,
                     level="ERROR" if failed is not None else None,
                     status_message=failed.__class__.__name__ if failed is not None else None,
                 )
@@ -260,22 +259,20 @@ class RequestTrace:
             return
         with _guarded("describing the trace"):
             if result is not None:
+                body = result.to_json(full=True)
                 self._root.update(
-                    output={
-                        "response": _clip(result.answer_text),
-                        "sources": [s.as_dict() for s in result.sources],
-                        "degraded": result.get("degraded"),
-                    },
+                    output={"response": _clip(body["text"]), "sources": body["sources"], "degraded": body["degraded"]},
                     metadata={
                         "status": status,
-                        "language": result.language,
-                        "label": result.plan.label,
-                        "timings_ms": result.trace.timings_ms,
-                        "lm_calls": result.trace.lm_calls,
-                        "lm_fallbacks": result.trace.lm_fallbacks,
+                        "language": body["language"],
+                        "label": (body["plan"] or {}).get("label"),
+                        "kind": body["kind"],
+                        "timings_ms": body["timings_ms"],
+                        "lm_calls": body["lm_calls"],
+                        "lm_fallbacks": body["lm_fallbacks"],
                         "lm_tokens": sum(max(0, r["tokens"]) for r in stages),
                     },
-                    level="WARNING" if result.get("degraded") else None,
+                    level="WARNING" if body["degraded"] else None,
                 )
             else:
                 self._root.update(
@@ -296,22 +293,15 @@ def _empty_otel_context() -> Iterator[None]:
         otel_context.detach(token)
 
 
-def _stage_io(result, request_input: dict) -> dict[str, tuple[Any, Any]]:
-    plan = result.plan
-    sources = [{"id": s.id, "score": round(s.score, 4)} for s in result.sources]
-    return {
-        "rewrite": (request_input, {"query": _clip(result.rewritten_query)}),
-        "embed": ({"text": _clip(result.rewritten_query)}, None),
-        "plan": ({"query": _clip(result.rewritten_query)}, plan.as_dict()),
-        "retrieve": (
-            {"query": _clip(result.rewritten_query), "k": plan.k, "doc_types": plan.doc_types},
-            {"sources": sources, "best_similarity": round(float(result.get("best_similarity") or 0.0), 4)},
-        ),
-        "generate": (
-            {"language": result.language, "passages": len(result.sources), "label": plan.label},
-            {"answer": _clip(result.answer_text)},
-        ),
-    }
+def _json(value: Any) -> Any:
+    """A stage's input or output as trace data: the records' own JSON, texts clipped."""
+    if hasattr(value, "to_json"):
+        value = value.to_json()
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    return _clip(value)
 
 
 _CALLBACK_CLASS = None

@@ -77,8 +77,8 @@ class SearchRequest:
 
 
 @runtime_checkable
-class VectorStore(Protocol):
-    """Stores chunks with their vectors and answers filtered searches."""
+class SearchIndex(Protocol):
+    """The query side of a vector store: what answering a question needs."""
 
     def embedder_name(self) -> str | None:
         """The embedder that built this index, or None when it is empty/new."""
@@ -87,6 +87,23 @@ class VectorStore(Protocol):
     def keywords_version(self) -> int | None:
         """The `pipeline.text.KEYWORDS_VERSION` its keyword index was built with (None: empty/new)."""
         ...
+
+    def search(self, request: SearchRequest) -> list[Hit]: ...
+
+    def dense_search(self, vector: np.ndarray, k: int, doc_types: Sequence[str] = ()) -> list[Hit]: ...
+
+    def doc_types(self) -> list[str]: ...
+
+    def count(self) -> int: ...
+
+    def chunks(self) -> list[Chunk]: ...
+
+
+@runtime_checkable
+class IndexWriter(Protocol):
+    """The ingest side of a vector store: idempotent writes."""
+
+    def embedder_name(self) -> str | None: ...
 
     def existing_hashes(self) -> dict[str, str]:
         """chunk id → content hash of what is stored (for idempotent ingestion)."""
@@ -100,13 +117,10 @@ class VectorStore(Protocol):
         """Remove every chunk and the record of which embedder built the index."""
         ...
 
-    def search(self, request: SearchRequest) -> list[Hit]: ...
 
-    def dense_search(self, vector: np.ndarray, k: int, doc_types: Sequence[str] = ()) -> list[Hit]: ...
-
-    def doc_types(self) -> list[str]: ...
-
-    def count(self) -> int: ...
+@runtime_checkable
+class VectorStore(SearchIndex, IndexWriter, Protocol):
+    """Both sides: what each adapter (LanceDB, Pinecone) implements."""
 
 
 def manifest_keywords_version(manifest: dict) -> int | None:

@@ -50,7 +50,7 @@ def test_section_label_matches_doc_types():
 
 
 def test_lm_leads_are_kept_only_when_they_frame_without_inventing():
-    from pipeline.answers import safe_lead
+    from pipeline.stages.generate import safe_lead
 
     facts = ["Ph.D. in Computer Science — Advisor: Prof. Junho Moon; Period: 2022 – Present"]
     question = "Who is your advisor?"

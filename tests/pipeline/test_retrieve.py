@@ -5,7 +5,9 @@ from pipeline.ingest import ingest
 from pipeline.providers.base import Chunk, Hit
 from pipeline.providers.lancedb_store import LanceDBStore
 from pipeline.retrieval_fusion import convex_fusion, reciprocal_rank_fusion
-from pipeline.retrieve import Retriever, collapse_duplicates
+from pipeline.lang import default_knowledge
+from pipeline.params import ProgramParams
+from pipeline.stages.retrieve import Retrieve, collapse_duplicates
 
 
 @pytest.fixture
@@ -15,9 +17,15 @@ def indexed(mini_corpus, tmp_path, hash_embedder):
     return store, hash_embedder
 
 
+class Found:
+    def __init__(self, hits, filtered):
+        self.hits, self.filtered = hits, filtered
+
+
 def _search(store, embedder, query, mode="hybrid", doc_types=(), filter_mode="hard", k=2):
     vector = embedder.embed_queries([query])[0]
-    return Retriever(store, mode)(query, vector, k, doc_types, filter_mode)
+    params = ProgramParams(retrieval_mode=mode)
+    return Found(*Retrieve(store, default_knowledge()).search(query, vector, k, doc_types, filter_mode, params))
 
 
 def test_keyword_path_finds_rare_codes(indexed):
@@ -88,3 +96,10 @@ def test_rank_fusion_weights_each_ranking():
     a, b = (Hit(Chunk(id=x, source="s.md", doc_type="t", title=x, anchor=x, text=x), 1.0) for x in "ab")
     assert [h.chunk.id for h in reciprocal_rank_fusion([[a, b], [b, a]], k=2, weights=[1.0, 0.5])] == ["a", "b"]
     assert [h.chunk.id for h in reciprocal_rank_fusion([[a, b], [b, a]], k=2, weights=[0.5, 1.0])] == ["b", "a"]
+
+
+def test_a_question_about_the_present_puts_current_entries_first():
+    old = Hit(Chunk("cv.md#a", "cv.md", "x", "Prize", "a", "Date: 2019\nI presented it."), 0.9)
+    now = Hit(Chunk("cv.md#b", "cv.md", "x", "Job", "b", "Period: 2023 – Present"), 0.5)
+    stage = Retrieve(None, default_knowledge())
+    assert [h.chunk.id for h in stage.current_first([old, now])] == ["cv.md#b", "cv.md#a"]

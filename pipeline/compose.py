@@ -1,0 +1,173 @@
+"""Extractive answers: the asked fact first, quoted from the passages, framed in the visitor's language.
+
+Used whenever the LM cannot write a grounded answer itself (the embedded SmolLM2 cannot).
+A line answers the question when it states a field the question asks for ("Who is your
+advisor?" → "Advisor: …"), or shares words with the question's search text — which carries
+the glossary's English terms for Korean words, so a Korean question over an English page
+still finds its words. Lines are quoted whole: the answer ends on a field or a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from pipeline.lang import Knowledge
+from pipeline.providers.base import Hit
+from pipeline.text import detect_language, keyword_tokens
+
+_LINE_SPLIT = re.compile(r"\n+")
+# sentence ends in both languages: ". ", "다. ", "? ", "! ", "。"
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=\S)")
+# a piece that ends like this did not end a sentence: "Prof.", "Mar.", "Ph.D.", "e.g."
+_ABBREVIATION = re.compile(r"(?:(?<![\w.])[A-Z][a-z]{0,3}|(?<![\w.])[A-Za-z](?:\.[A-Za-z])+|\b(?:e\.g|i\.e|etc|vs|al|approx|no|vol|pp))\.$")
+# "Key: value" — a field line is one fact, quoted whole
+_FIELD_LINE = re.compile(r"^\W*[^\W\d][\w .()/&'-]{0,40}[:：]\s")
+SEPARATOR = "; "
+MAX_LIST_ENTRIES = 5
+
+
+@dataclass
+class Facts:
+    """Quoted lines for one question, and whether they answer it."""
+
+    lines: list[str]
+    answers: bool  # a line states an asked field, or shares the question's words
+    fields_missing: bool = False  # the question asks for a field no quoted passage states
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def sentences(line: str) -> list[str]:
+    """A prose line's sentences; abbreviations ("Prof.", "Ph.D.") and numbers after a dot do not end one."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(line):
+        if out and (_ABBREVIATION.search(out[-1]) or not (piece[:1].isupper() or piece[:1] in "\"“(" or
+                                                          re.match(r"[\uac00-\ud7a3]", piece[:1]))):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return [s.strip() for s in out if s.strip()]
+
+
+def _units(text: str) -> list[str]:
+    """A passage as quotable units: each field line whole, prose lines split into sentences."""
+    units = []
+    for line in (ln.strip() for ln in _LINE_SPLIT.split(text)):
+        if line:
+            units.extend([line] if _FIELD_LINE.match(line) else sentences(line))
+    return units
+
+
+def _fit(text: str, room: int) -> str | None:
+    """`text` whole if it fits; else its leading sentences or clauses that do; None if nothing does."""
+    if len(text) <= room:
+        return text
+    for split in (sentences, re.compile(r"(?<=[;,])\s+").split):
+        pieces = split(text)
+        kept = ""
+        for piece in pieces:
+            candidate = f"{kept} {piece}".strip() if kept else piece
+            if len(candidate) > room:
+                break
+            kept = candidate
+        if kept and len(kept) >= room * 0.4:
+            return kept.rstrip(",;")
+    return None
+
+
+class Composer:
+    """Chooses and orders the lines of the top passages for a question."""
+
+    def __init__(self, knowledge: Knowledge):
+        self.knowledge = knowledge
+
+    def _wanted(self, search_text: str) -> set[str]:
+        return set(keyword_tokens(search_text)) - self.knowledge.stopwords
+
+    def _score(self, unit: str, wanted: set[str], fields: list[str], now: bool) -> tuple[int, int]:
+        k = self.knowledge
+        field = k.field_of(unit)
+        asked = 2 if field is not None and field in fields else 0
+        current = 1 if now and k.current_markers.search(unit) else 0
+        return asked + current, len(wanted & set(keyword_tokens(unit)))
+
+    def facts(self, message: str, search_text: str, hits: Sequence[Hit], limit: int, *, passages: int = 3,
+              lines_top: int = 3, lines_other: int = 1) -> Facts:
+        """The top passage's heading and its `lines_top` best units; one passage from another
+        file adds `lines_other` units when room remains (what multi-hop questions need)."""
+        k = self.knowledge
+        wanted = self._wanted(search_text)
+        fields = k.asked_fields(message)
+        now = k.asks_now(message)
+        if k.asks_list(message) and len(hits) > 1:
+            return self._entries(hits, wanted, fields, now, limit)
+        lines: list[str] = []
+        used = 0
+        answers = False
+        stated: set[str] = set()
+        seen_sources: set[str] = set()
+        for rank, hit in enumerate(hits[: max(1, passages)]):
+            if rank > 0 and (lines_other <= 0 or hit.chunk.source in seen_sources or used > limit * 0.6):
+                continue
+            units = [u for u in _units(hit.chunk.text) if u != hit.chunk.title]
+            scored = {i: self._score(u, wanted, fields, now) for i, u in enumerate(units)}
+            stated.update(f for f in (k.field_of(u) for u in units) if f)
+            best = sorted(scored, key=lambda i: (-scored[i][0], -scored[i][1], i))
+            keep = best[: max(1, lines_top) if rank == 0 else lines_other]
+            if rank > 0 and not self._adds(hits[0], hit, [scored[i] for i in keep], len(wanted)):
+                continue  # another file's passage is quoted only when it answers too
+            # the asked fields first, then the rest in the page's own order
+            keep.sort(key=lambda i: (-scored[i][0], i))
+            answers = answers or any(scored[i][0] >= 2 or scored[i][1] > 0 for i in keep)
+            answers = answers or bool(wanted & set(keyword_tokens(hit.chunk.title)))
+            room = limit - used - len(hit.chunk.title) - 3
+            quoted: list[str] = []
+            for i in keep:
+                piece = _fit(units[i], room - len(SEPARATOR) * len(quoted))
+                if piece is None:
+                    continue
+                quoted.append(piece)
+                room -= len(piece)
+            if not quoted and rank > 0:
+                continue
+            text = f"{hit.chunk.title} — {SEPARATOR.join(quoted)}" if quoted else hit.chunk.title
+            if len(text) > limit - used:
+                break
+            lines.append(text)
+            used += len(text)
+            seen_sources.add(hit.chunk.source)
+        missing = bool(fields) and not (set(fields) & stated)
+        return Facts(lines, answers, missing)
+
+    @staticmethod
+    def _adds(top: Hit, hit: Hit, scores: list[tuple[int, int]], wanted: int) -> bool:
+        """A lower passage earns a line when it ranks close to the top one and answers by itself."""
+        if top.score > 0 and hit.score < 0.5 * top.score:
+            return False
+        return any(asked >= 2 or overlap >= min(2, max(1, wanted)) for asked, overlap in scores)
+
+    def _entries(self, hits: Sequence[Hit], wanted: set[str], fields: list[str], now: bool, limit: int) -> Facts:
+        """"What awards have you won?": several entries, each its heading and its best field."""
+        lines: list[str] = []
+        used = 0
+        section = hits[0].chunk.doc_type  # entries of one kind: the top hit's section
+        hits = [h for h in hits if h.chunk.doc_type == section]
+        for hit in hits[:MAX_LIST_ENTRIES]:
+            units = [u for u in _units(hit.chunk.text) if u != hit.chunk.title and _FIELD_LINE.match(u)]
+            scored = sorted(units, key=lambda u: tuple(-x for x in self._score(u, wanted, fields, now)))
+            line = hit.chunk.title
+            if scored and len(line) + len(scored[0]) + 3 <= 160:
+                line = f"{line} — {scored[0]}"
+            if used + len(line) > limit:
+                break
+            lines.append(line)
+            used += len(line)
+        answers = any(wanted & set(keyword_tokens(h.chunk.title + " " + h.chunk.text)) for h in hits[:MAX_LIST_ENTRIES])
+        return Facts(lines, answers or bool(lines), False)
+
+    def language_of(self, facts: Facts) -> str:
+        return detect_language(facts.text)

@@ -1,0 +1,295 @@
+"""Language knowledge as data: one YAML pack per language, validated, merged for the program.
+
+A pack (`en.yaml`, `ko.yaml`) holds what the program knows about a language's words —
+exemplars for the planner, injection and follow-up patterns, time words, section cues,
+the retrieval glossary, field names, stop words, personal facts — and the fixed replies
+it speaks in that language. `Knowledge` is every pack merged (a visitor may mix languages)
+plus per-language replies. A saved program stores only its overrides of the packs and the
+packs' hash (`Knowledge.fingerprint`), not a second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+LANG_DIR = Path(__file__).resolve().parent
+LABELS = ("greeting", "thanks", "identity", "off_topic", "injection", "owner")
+Label = Literal[LABELS]  # type: ignore[valid-type]
+
+
+class FieldNames(BaseModel):
+    """A kind of fact: how a page names it ("Advisor:") and how a question asks for it."""
+
+    model_config = ConfigDict(extra="forbid")
+    names: list[str] = Field(min_length=1)
+    asked_by: list[str] = Field(min_length=1)
+
+
+class Replies(BaseModel):
+    """Fixed sentences. Placeholders: {name} {topics} {summary} {section} {other}."""
+
+    model_config = ConfigDict(extra="forbid")
+    greeting: str
+    thanks: str
+    identity: str
+    decline: str
+    not_found: str
+    unavailable: str
+    found: str
+    found_other_language: str
+    closest: str
+    more_in: str
+    topics_default: str
+    list_joiner: str = ", "
+    list_last: str = " and "
+
+
+class LanguagePack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z]{2,3}$")
+    name: str
+    native_name: str = ""
+    exemplars: dict[Label, list[str]]
+    injection_patterns: list[str]
+    follow_up_patterns: list[str]
+    switch_patterns: list[str]
+    list_patterns: list[str]
+    time_now: list[str]
+    current_markers: list[str]
+    section_cues: dict[str, list[str]]
+    glossary: dict[str, str]
+    fields: dict[str, FieldNames]
+    stopwords: str
+    personal_facts: list[str]
+    replies: Replies
+
+    @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression ({exc})") from None
+        return patterns
+
+
+class LanguagePackError(ValueError):
+    pass
+
+
+def read_pack(path: Path) -> LanguagePack:
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return LanguagePack.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise LanguagePackError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LanguagePackError(f"{path}: {where}: {first['msg']}") from None
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Deep merge: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _mentions(text: str, word: str) -> bool:
+    """Korean words match anywhere (particles attach to them); others as whole words."""
+    if re.search(r"[\uac00-\ud7a3]", word):
+        return word in text
+    return re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text, re.IGNORECASE) is not None
+
+
+def _prefix_pattern(words: list[str], whole: bool = False) -> re.Pattern:
+    """Any of `words` as a word prefix, or a `whole` word (Korean: anywhere, particles attach)."""
+    end = r"(?!\w)" if whole else ""
+    parts = [re.escape(w) if re.search(r"[\uac00-\ud7a3]", w) else r"(?<!\w)" + re.escape(w) + end for w in words]
+    return re.compile("|".join(parts) or r"(?!)", re.IGNORECASE)
+
+
+class Knowledge:
+    """Every pack merged, with compiled patterns; replies per language (English when unknown)."""
+
+    def __init__(self, packs: dict[str, LanguagePack], overrides: dict | None = None):
+        self.overrides = overrides or {}
+        self.packs = {
+            code: LanguagePack.model_validate(_merge(pack.model_dump(), self.overrides[code]))
+            if code in self.overrides else pack
+            for code, pack in packs.items()
+        }
+
+    # -- per language ------------------------------------------------------------------
+
+    def pack(self, language: str) -> LanguagePack:
+        return self.packs.get(language) or self.packs["en"]
+
+    def replies(self, language: str) -> Replies:
+        return self.pack(language).replies
+
+    def language_name(self, code: str, in_language: str) -> str:
+        """What `in_language` calls language `code` ("Korean", "한국어"…)."""
+        pack = self.pack(code)
+        return pack.native_name if in_language == code and pack.native_name else (
+            pack.name if in_language != "ko" else {"en": "영어", "ko": "한국어"}.get(code, pack.name))
+
+    # -- merged over every language ----------------------------------------------------
+
+    def _all(self, attr: str) -> list:
+        return [item for pack in self.packs.values() for item in getattr(pack, attr)]
+
+    @cached_property
+    def exemplars(self) -> dict[str, list[str]]:
+        merged: dict[str, list[str]] = {label: [] for label in LABELS}
+        for pack in self.packs.values():
+            for label, texts in pack.exemplars.items():
+                merged[label].extend(texts)
+        return merged
+
+    @cached_property
+    def section_cues(self) -> dict[str, re.Pattern]:
+        words: dict[str, list[str]] = {}
+        for pack in self.packs.values():
+            for doc_type, cues in pack.section_cues.items():
+                words.setdefault(doc_type, []).extend(cues)
+        return {doc_type: _prefix_pattern(cues) for doc_type, cues in words.items()}
+
+    @cached_property
+    def glossary(self) -> dict[str, str]:
+        return {word: gloss for pack in self.packs.values() for word, gloss in pack.glossary.items()}
+
+    @cached_property
+    def injection(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self._all("injection_patterns")]
+
+    @cached_property
+    def follow_up(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self._all("follow_up_patterns")]
+
+    @cached_property
+    def switch(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self._all("switch_patterns")]
+
+    @cached_property
+    def lists(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self._all("list_patterns")]
+
+    @cached_property
+    def time_now(self) -> re.Pattern:
+        return _prefix_pattern(self._all("time_now"), whole=True)
+
+    @cached_property
+    def current_markers(self) -> re.Pattern:
+        return _prefix_pattern(self._all("current_markers"), whole=True)
+
+    @cached_property
+    def personal_facts(self) -> re.Pattern:
+        return _prefix_pattern(self._all("personal_facts"), whole=True)
+
+    @cached_property
+    def stopwords(self) -> frozenset[str]:
+        return frozenset(word for pack in self.packs.values() for word in pack.stopwords.split())
+
+    @cached_property
+    def fields(self) -> dict[str, tuple[re.Pattern, re.Pattern]]:
+        """kind → (how a page names it at a line's start, how a question asks for it)."""
+        names: dict[str, list[str]] = {}
+        asked: dict[str, list[str]] = {}
+        for pack in self.packs.values():
+            for kind, spec in pack.fields.items():
+                names.setdefault(kind, []).extend(spec.names)
+                asked.setdefault(kind, []).extend(spec.asked_by)
+        out = {}
+        for kind in names:
+            label = "|".join(re.escape(n) for n in sorted(names[kind], key=len, reverse=True))
+            # "Advisor: …", "- 기간: …", "Dissertation (tentative): …"
+            named = re.compile(rf"^\W*(?:{label})(?:\s*\([^)]*\))?\s*[:：]", re.IGNORECASE)
+            out[kind] = (named, _prefix_pattern(asked[kind]))
+        return out
+
+    # -- what a text says ---------------------------------------------------------------
+
+    def expand(self, text: str) -> str:
+        """`text` with the glossary's terms for the words it mentions (retrieval only)."""
+        extra = [gloss for word, gloss in self.glossary.items() if _mentions(text, word)]
+        return f"{text} ({', '.join(dict.fromkeys(extra))})" if extra else text
+
+    def doc_types_for(self, text: str) -> list[str]:
+        return [doc_type for doc_type, pattern in self.section_cues.items() if pattern.search(text)]
+
+    def is_injection(self, text: str) -> bool:
+        return any(p.search(text) for p in self.injection)
+
+    def refers_back(self, text: str) -> bool:
+        """A word that points at the conversation's subject ("it", 그것); time phrases ("these days") do not."""
+        text = self.time_now.sub(" ", text)
+        return any(p.search(text) for p in self.follow_up)
+
+    def switches_subject(self, text: str) -> bool:
+        """An opening that keeps the earlier question with a new subject ("and for your master's?")."""
+        return any(p.search(text) for p in self.switch)
+
+    def asks_list(self, text: str) -> bool:
+        return any(p.search(text) for p in self.lists)
+
+    def asks_now(self, text: str) -> bool:
+        return bool(self.time_now.search(text))
+
+    def asked_fields(self, text: str) -> list[str]:
+        return [kind for kind, (_, asked) in self.fields.items() if asked.search(text)]
+
+    def asked_phrase(self, text: str, kind: str) -> str:
+        """The words of `text` that ask for a field of this kind ("advisor", "언제")."""
+        found = self.fields[kind][1].search(text)
+        return found.group(0) if found else ""
+
+    def field_of(self, line: str) -> str | None:
+        """The kind of fact a line states by name ("Advisor: …" → advisor), if any."""
+        return next((kind for kind, (named, _) in self.fields.items() if named.search(line)), None)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the packs' content (with overrides): saved programs record it."""
+        data = {code: pack.model_dump(mode="json") for code, pack in sorted(self.packs.items())}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def load_knowledge(overrides: dict | None = None, directory: Path = LANG_DIR) -> Knowledge:
+    packs = {}
+    for path in sorted(directory.glob("*.yaml")):
+        pack = read_pack(path)
+        if pack.code != path.stem:
+            raise LanguagePackError(f"{path}: code {pack.code!r} does not match the file name")
+        packs[pack.code] = pack
+    if "en" not in packs:
+        raise LanguagePackError(f"{directory}: no en.yaml (English is the fallback language)")
+    unknown = set(overrides or {}) - set(packs)
+    if unknown:
+        raise LanguagePackError(f"overrides for unknown languages: {', '.join(sorted(unknown))}")
+    return Knowledge(packs, overrides)
+
+
+_DEFAULT: Knowledge | None = None
+
+
+def default_knowledge() -> Knowledge:
+    """The packs as shipped (parsed once per process)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_knowledge()
+    return _DEFAULT

@@ -1,0 +1,72 @@
+"""Plan: a `Query` (with its vector) → `Plan`: about the owner? retrieve? which sections? how many?
+
+Reads: the visitor's message (injection patterns, personal-fact words), the query's vector
+(nearest labelled exemplars), `cue_text` (section cues), and — with an LM that can plan — the
+LM's judgement, blended in by the weight the LM's capabilities earn.
+Returns: `Plan`. "Undecided" (no label, no cue) is settled by retrieval's best similarity.
+"""
+
+from __future__ import annotations
+
+import dspy
+
+from pipeline.lang import Knowledge
+from pipeline.params import ProgramParams
+from pipeline.persona import Persona
+from pipeline.providers.base import LMCapabilities
+from pipeline.signals import SignalPlanner, blend, known_doc_types
+from pipeline.signatures import MAX_TOKENS, PlanQuery
+from pipeline.stages import Stage, call_lm
+from pipeline.turn import Plan, Query
+
+
+class PlanStage(Stage):
+    shared = ("signals", "knowledge", "persona", "capabilities", "doc_types")
+
+    def __init__(self, signals: SignalPlanner, knowledge: Knowledge, persona: Persona,
+                 capabilities: LMCapabilities, doc_types: list[str]):
+        super().__init__()
+        self.predict = dspy.Predict(PlanQuery, max_tokens=MAX_TOKENS["plan"])
+        self.signals = signals
+        self.knowledge = knowledge
+        self.persona = persona
+        self.capabilities = capabilities
+        self.doc_types = doc_types
+
+    def lm_weight(self, params: ProgramParams) -> float:
+        p = params.planner
+        return p.lm_weight_capable if self.capabilities.can_plan else p.lm_weight_local
+
+    def forward(self, query: Query, params: ProgramParams, trace, top_k: int | None = None) -> Plan:
+        p = params.planner
+        signals = self.signals.signals(query.message, query.vector, query.cue_text, p)
+        relevant, needs_retrieval = signals.vote()
+        label = "injection" if signals.injection_pattern else signals.label
+        if self.knowledge.personal_facts.search(query.message) and label in ("identity", "unknown"):
+            # "How old are you?" is about the owner: the site may simply not say (generate decides)
+            label, relevant, needs_retrieval = "owner", True, True
+        doc_types = signals.doc_types
+        lm_used = False
+        weight = self.lm_weight(params)
+        if weight > 0 and not signals.injection_pattern:
+            out = call_lm(self.predict, trace, query=query.text, owner=self.persona.describe())
+            if out is not None:
+                lm_used = True
+                relevant = blend(relevant, bool(out.relevant), weight)
+                needs_retrieval = bool(blend(needs_retrieval, bool(out.needs_retrieval), weight))
+                if weight >= 0.5 and out.doc_types:
+                    doc_types = list(out.doc_types)
+        doc_types = known_doc_types(doc_types, self.doc_types) if self.doc_types else list(doc_types)
+        k = params.top_k if top_k is None else top_k
+        if k and len(doc_types) > 1:
+            k = max(k, p.multi_section_k)
+        if relevant is False:
+            needs_retrieval = False
+        return Plan(
+            relevant=relevant is not False,  # undecided → retrieval's similarity decides
+            needs_retrieval=needs_retrieval,
+            doc_types=doc_types,
+            k=k,
+            label=label,
+            lm_used=lm_used,
+        )

@@ -1,0 +1,99 @@
+"""Retrieve: `Query` + `Plan` → `Retrieval`: hybrid (dense + keyword, fused) or dense, the plan's sections.
+
+Reads: the query's `search_text` and vector, the plan's `k`, sections and filter mode, and the
+program's parameters (mode, fusion weight, soft-filter weight) — per call, never stored on the
+shared store. Returns: `Retrieval` with the ranked hits and the best dense similarity.
+
+`hard` filtering keeps only the plan's sections (for a planner that can be trusted); `soft`
+fuses the filtered and unfiltered rankings, so a wrong guess of the section costs rank, not
+recall. A filter that finds nothing falls back to none. A question about the present ("now",
+요즘) puts the entries marked current first.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pipeline.corpus import slugify
+from pipeline.lang import Knowledge
+from pipeline.params import ProgramParams
+from pipeline.providers.base import Hit, SearchIndex, SearchRequest
+from pipeline.retrieval_fusion import reciprocal_rank_fusion
+from pipeline.stages import Stage
+from pipeline.turn import Plan, Query, Retrieval
+
+AGGREGATE_DOC_TYPES = frozenset({"cv"})  # pages that repeat entries of the other pages
+
+
+def collapse_duplicates(hits: Sequence[Hit], k: int) -> list[Hit]:
+    """One hit per entry: a full-CV page repeats the dedicated pages, so when two hits
+    share a heading the dedicated page's chunk stands for both, at the better rank."""
+    groups: dict[str, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(slugify(hit.chunk.title), []).append(hit)
+    out = []
+    for group in groups.values():
+        best = max(h.score for h in group)
+        preferred = next((h for h in group if h.chunk.doc_type not in AGGREGATE_DOC_TYPES), group[0])
+        out.append(Hit(preferred.chunk, best))
+    return out[:k]
+
+
+def soft_merge(filtered: list[Hit], unfiltered: list[Hit], depth: int, filter_weight: float = 1.0) -> list[Hit]:
+    """Rank by fusing both lists (the filtered one weighted).
+
+    Each hit is scored relative to the best fused score (1.0 for the first): the two lists'
+    own scores are scaled over different candidate pools and, shown side by side, would
+    not fall with the rank.
+    """
+    fused = reciprocal_rank_fusion([filtered, unfiltered], depth, weights=[filter_weight, 1.0])
+    top = fused[0].score if fused else 1.0
+    return [Hit(h.chunk, h.score / top) for h in fused]
+
+
+class Retrieve(Stage):
+    shared = ("store", "knowledge")
+
+    def __init__(self, store: SearchIndex, knowledge: Knowledge):
+        super().__init__()
+        self.store = store
+        self.knowledge = knowledge
+
+    def forward(self, query: Query, plan: Plan, params: ProgramParams) -> Retrieval:
+        hits, filtered = self.search(query.search_text, query.vector, plan.k, plan.doc_types, plan.filter_mode,
+                                     params)
+        if hits and self.knowledge.asks_now(query.message):
+            hits = self.current_first(hits)
+        return Retrieval(query.search_text, hits, self.best_similarity(query.vector), params.retrieval_mode, filtered)
+
+    def search(self, text: str, vector, k: int, doc_types: Sequence[str], filter_mode: str,
+               params: ProgramParams) -> tuple[list[Hit], bool]:
+        """Top-`k` hits, and whether the sections filter applied."""
+        if k <= 0:
+            return [], False
+        depth = k * 2  # room for the duplicates that collapse away
+
+        def ranked(types: Sequence[str]) -> list[Hit]:
+            request = SearchRequest(vector, text, depth, tuple(types), params.retrieval_mode, params.hybrid_alpha)
+            return self.store.search(request)
+
+        unfiltered = ranked(())
+        if doc_types:
+            filtered = ranked(doc_types)
+            if filtered:
+                # one entry, one id, before fusing: a full-CV copy in one list and the dedicated
+                # page in the other are the same evidence and must add up
+                filtered, unfiltered = collapse_duplicates(filtered, depth), collapse_duplicates(unfiltered, depth)
+                hits = filtered if filter_mode == "hard" else soft_merge(filtered, unfiltered, depth,
+                                                                         params.section_filter_weight)
+                return collapse_duplicates(hits, k), True
+        return collapse_duplicates(unfiltered, k), False
+
+    def current_first(self, hits: list[Hit]) -> list[Hit]:
+        """Entries marked current ("Present", 현재) ahead of the rest, each group in rank order."""
+        marked = self.knowledge.current_markers
+        return sorted(hits, key=lambda h: not marked.search(h.chunk.text))
+
+    def best_similarity(self, vector) -> float:
+        top = self.store.dense_search(vector, 1)
+        return top[0].score if top else 0.0

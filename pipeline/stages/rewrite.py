@@ -1,0 +1,133 @@
+"""Rewrite: the visitor's message + the conversation → a standalone `Query`.
+
+Reads: the message, the history as plain text (`pipeline.history`), the language packs.
+Returns: `Query` — `text` standalone, `search_text` what retrieval embeds and searches (the
+glossary's terms added, bounded), `cue_text` the visitor's own words for the section cues.
+
+A message is a follow-up only on evidence, never for being short: it refers back ("it",
+"what about…", 그/거기/그럼…), or its subject is elided (nothing but question words), or —
+a few words that alone find nothing confident — the conversation's subject makes retrieval
+confident. Greetings, thanks, off-topic and injection messages never inherit a topic, and a
+turn that was declined or greeted is never the topic carried. With a capable LM the LM
+writes the standalone query, behind the same decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import dspy
+
+from pipeline.history import Turn, exchanges, format_history
+from pipeline.lang import Knowledge
+from pipeline.params import ProgramParams
+from pipeline.providers.base import LMCapabilities
+from pipeline.replies import Replies
+from pipeline.signatures import MAX_TOKENS, RewriteQuery
+from pipeline.stages import Stage, call_lm
+from pipeline.text import detect_language, keyword_tokens
+from pipeline.turn import Query
+
+# labels a message alone may get that mean "this is not a question about the owner's work"
+NEVER_INHERIT = frozenset({"greeting", "thanks", "identity", "off_topic", "injection"})
+# earlier replies that carried no topic: the turn before them is not what "it" refers to
+NO_TOPIC = frozenset({"greeting", "thanks", "identity", "decline", "unavailable"})
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the message alone says to the cheap signals: its label and best dense similarity."""
+
+    label: str
+    best: float
+
+
+# text → Probe; the program embeds and searches (cached per request)
+Prober = Callable[[str], Probe]
+
+
+class Rewrite(Stage):
+    shared = ("knowledge", "replies", "capabilities")
+
+    def __init__(self, knowledge: Knowledge, replies: Replies, capabilities: LMCapabilities):
+        super().__init__()
+        self.predict = dspy.Predict(RewriteQuery, max_tokens=MAX_TOKENS["rewrite"])
+        self.knowledge = knowledge
+        self.replies = replies
+        self.capabilities = capabilities
+
+    def forward(self, message: str, turns: list[Turn], params: ProgramParams, trace,
+                probe: Prober | None = None) -> Query:
+        language = detect_language(message)
+        standalone = self._query(message, language, message, message, params)
+        topic = self._topic(turns)
+        if topic is None or self.knowledge.is_injection(message):
+            return standalone
+        question, answer = topic
+        carried = self._carried(message, question, answer, params)
+        if not self._follows_up(message, carried, params, probe):
+            return standalone
+        cue_text = message if self.knowledge.doc_types_for(message) else question
+        if self.capabilities.can_plan:
+            out = call_lm(self.predict, trace, conversation=format_history(turns), message=message)
+            if out is not None and out.standalone_query.strip():
+                text = out.standalone_query.strip()
+                return self._query(message, language, text, cue_text, params, context=question, by_lm=True)
+        return self._query(message, language, f"{message} ({carried})", cue_text, params, context=carried)
+
+    # -- the decision -------------------------------------------------------------------
+
+    def _topic(self, turns: list[Turn]) -> tuple[str, str] | None:
+        """The latest exchange that was about something: not declined, greeted or an injection."""
+        for question, answer in reversed(exchanges(turns)):
+            if self.knowledge.is_injection(question) or self.replies.kind_of(answer) in NO_TOPIC:
+                continue
+            return question, answer
+        return None
+
+    def _carried(self, message: str, question: str, answer: str, params: ProgramParams) -> str:
+        """What the follow-up takes from the earlier exchange. "And for your master's?" keeps what
+        the earlier question asked for (its fields: "advisor") and drops its subject, which the
+        message replaces; "Who built it?" keeps the earlier question (and the start of its answer)."""
+        if self.knowledge.switches_subject(message) and self.content_words(message):
+            asked = [self.knowledge.asked_phrase(question, kind) for kind in self.knowledge.asked_fields(question)]
+            if asked:
+                return " ".join(asked)
+            return question
+        if not params.follow_up_with_answer or not answer or self.replies.kind_of(answer):
+            return question
+        return f"{question} {answer[: params.follow_up_answer_chars]}".strip()
+
+    def content_words(self, text: str) -> list[str]:
+        return [w for w in keyword_tokens(text) if w not in self.knowledge.stopwords]
+
+    def _follows_up(self, message: str, carried: str, params: ProgramParams, probe: Prober | None) -> bool:
+        k = self.knowledge
+        refers = k.refers_back(message) or k.switches_subject(message) or not self.content_words(message)
+        if not refers and len(self.content_words(message)) > params.follow_up_evidence_words:
+            return False  # names its own subject
+        if probe is None:
+            return refers
+        alone = probe(message)
+        if alone.label in NEVER_INHERIT:
+            return False
+        if refers:
+            return True
+        # a few words of their own: a follow-up only if the conversation's subject is what makes them findable
+        if alone.best >= params.planner.relevance_min_score:
+            return False
+        return probe(f"{message} ({carried})").best >= alone.best + params.follow_up_evidence_gain
+
+    # -- the record -----------------------------------------------------------------------
+
+    def _query(self, message: str, language: str, text: str, cue_text: str, params: ProgramParams,
+               context: str = "", by_lm: bool = False) -> Query:
+        return Query(message, language, text, search_text=self.search_text(text, params), cue_text=cue_text,
+                     follow_up=bool(context), context=context, rewritten_by_lm=by_lm)
+
+    def search_text(self, text: str, params: ProgramParams) -> str:
+        """What is embedded and keyword-searched: bounded (a 2,000-character message must not buy
+        a 2-second embedding), then the glossary's terms for its words."""
+        bounded = text[: params.max_search_chars].rsplit(" ", 1)[0] if len(text) > params.max_search_chars else text
+        return self.knowledge.expand(bounded)
