@@ -32,6 +32,7 @@ CHECKS = ("hit@5", "relevance_correct", "retrieval_correct", "language_match", "
 CATEGORY_METRICS = ("hit@5", "mrr", "relevance_correct", "semantic_similarity", "refusal_correct", "says_unknown")
 WORST = 8  # questions in "worst questions"
 MAX_CHANGED = 40  # changed questions shown in full; the rest are in results.csv
+REWRITTEN = 0.5  # answers sharing less than this (difflib's ratio of words) are shown whole, one then the other
 TEMPLATES = Path(__file__).parent
 MDE_NOTE = ("MDE: the true mean drop the gate's test would see 80% of the time with this many questions, "
             "(z₀.₉₇₅ + z₀.₈) · sd(per-question differences) / √n; when the runs are identical the metric's own "
@@ -136,8 +137,11 @@ def word_diff(before: str | None, after: str) -> list[tuple[str, str]]:
     if before is None or before == after:
         return [("equal", after)]
     old, new = re.findall(r"\s+|\S+", before), re.findall(r"\s+|\S+", after)
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    if matcher.ratio() < REWRITTEN:  # interleaved word runs of two different answers read as noise
+        return [("delete", before), ("equal", "\n"), ("insert", after)]
     runs = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             runs.append(("equal", "".join(old[i1:i2])))
             continue

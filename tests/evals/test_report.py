@@ -76,3 +76,9 @@ def test_a_word_diff_marks_what_was_removed_and_added():
     assert word_diff("I studied at Zephyr.", "I studied at Lumen.") == [
         ("equal", "I studied at "), ("delete", "Zephyr."), ("insert", "Lumen.")]
     assert word_diff(None, "same") == [("equal", "same")]
+
+
+def test_a_rewritten_answer_is_shown_whole_not_interleaved():
+    runs = word_diff("Here is what my site says:\n• the podcast episode", "Sorry, I could not find that.")
+    assert runs == [("delete", "Here is what my site says:\n• the podcast episode"), ("equal", "\n"),
+                    ("insert", "Sorry, I could not find that.")]
