@@ -727,7 +727,8 @@ def _print_findings(findings) -> None:
     grouped = defaultdict(list)
     for f in findings:
         grouped[(f.level, f.message, f.fix)].append(f.line)
-    for (level, message, fix), lines in grouped.items():
+    # errors first, each group where it first occurs
+    for (level, message, fix), lines in sorted(grouped.items(), key=lambda g: (g[0][0] != "error", g[1][0])):
         shown = ", ".join(str(n) for n in lines[:8]) + (f", … ({len(lines)} lines)" if len(lines) > 8 else "")
         where = "" if lines == [0] else (f"line {shown}: " if len(lines) == 1 else f"lines {shown}: ")
         colour = "red" if level == "error" else "yellow"

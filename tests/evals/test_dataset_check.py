@@ -78,3 +78,14 @@ def test_without_an_index_references_are_not_checked(tmp_path):
     assert valid == 1 and not [f for f in findings if f.level == "error"]
     missing, _ = check_file(tmp_path / "none.jsonl")
     assert missing[0].level == "error" and "does not exist" in missing[0].message
+
+
+def test_the_committed_datasets_check_clean_against_their_corpora(tmp_path):
+    from evals.dataset import DEFAULT_DATASET
+    from pipeline.corpus import load_corpus
+    from tests.conftest import DEMO_CORPUS, ROOT
+
+    for dataset, corpus in ((DEFAULT_DATASET, DEMO_CORPUS), (ROOT / "datasets/second/questions.jsonl",
+                                                             ROOT / "datasets/second/corpus")):
+        findings, valid = check_file(dataset, load_corpus(corpus).chunks)
+        assert valid >= 70 and findings == [], (dataset, [str(f) for f in findings])
