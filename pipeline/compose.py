@@ -24,6 +24,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=\S)")
 _ABBREVIATION = re.compile(r"(?:(?<![\w.])[A-Z][a-z]{0,3}|(?<![\w.])[A-Za-z](?:\.[A-Za-z])+|\b(?:e\.g|i\.e|etc|vs|al|approx|no|vol|pp))\.$")
 # "Key: value" — a field line is one fact, quoted whole
 _FIELD_LINE = re.compile(r"^\W*[^\W\d][\w .()/&'-]{0,40}[:：]\s")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 SEPARATOR = "; "
 MAX_LIST_ENTRIES = 5
 
@@ -56,7 +57,7 @@ def sentences(line: str) -> list[str]:
 def _units(text: str) -> list[str]:
     """A passage as quotable units: each field line whole, prose lines split into sentences."""
     units = []
-    for line in (ln.strip() for ln in _LINE_SPLIT.split(text)):
+    for line in (_BULLET.sub("", ln).strip() for ln in _LINE_SPLIT.split(text)):
         if line:
             units.extend([line] if _FIELD_LINE.match(line) else sentences(line))
     return units
@@ -86,7 +87,8 @@ class Composer:
         self.knowledge = knowledge
 
     def _wanted(self, search_text: str) -> set[str]:
-        return set(keyword_tokens(search_text)) - self.knowledge.stopwords
+        """The question's content words; field labels ("type", "date") say nothing about its subject."""
+        return set(keyword_tokens(search_text)) - self.knowledge.stopwords - self.knowledge.field_words
 
     def _score(self, unit: str, wanted: set[str], fields: list[str], now: bool) -> tuple[int, int]:
         k = self.knowledge

@@ -14,9 +14,9 @@ import httpx
 
 from pipeline.factory import Workbench
 from pipeline.persona import Persona, SiteLink
-from pipeline.program import DigitalTwin, ProgramParams
+from pipeline.params import ProgramParams
+from pipeline.program import DigitalTwin
 from pipeline.providers.base import LMCapabilities
-from pipeline.retrieve import Retriever
 from pipeline.settings import Settings
 
 PERSONA = Persona(
@@ -68,7 +68,7 @@ def make_workbench(store, embedder, lm, settings: Settings, *, capabilities=CAPA
     """The real program on the given providers (what `build_workbench` makes, minus the factory)."""
     params = ProgramParams()
     params.planner.relevance_min_score = 0.0  # calibrated for e5; hash vectors score lower
-    program = DigitalTwin(Retriever(store), embedder, persona, capabilities, params, doc_types=store.doc_types())
+    program = DigitalTwin(store, embedder, persona, capabilities, params, doc_types=store.doc_types())
     program.warm_up()
     return Workbench(settings, embedder, store, persona, program, lm, "test")
 
@@ -101,10 +101,14 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
 
 @contextlib.contextmanager
 def live_server(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """Real uvicorn on 127.0.0.1 (a free port), in a thread; yields its base URL."""
+    """Real uvicorn on 127.0.0.1 (a free port), in a thread, configured as `workbench serve`
+    runs it (the service's own request lines, its JSON framing errors); yields its base URL."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on", proxy_headers=False)
+    from service.framing import JSONErrorH11Protocol
+
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on", proxy_headers=False,
+                            access_log=False, http=JSONErrorH11Protocol)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

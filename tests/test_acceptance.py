@@ -51,7 +51,7 @@ def test_the_local_lm_never_fails_to_parse(figures):
 
 def test_answers_stay_within_500_characters(local_workbench):
     result = local_workbench.answer("Tell me everything about your projects and papers", [])
-    assert 0 < len(result.answer_text) <= 500
+    assert 0 < len(result.text) <= 500
 
 
 def test_hybrid_beats_dense_on_hit_at_1(local_workbench, figures):

@@ -94,7 +94,7 @@ async def test_one_trace_per_request_with_a_span_per_stage(tmp_path, mini_index,
 
         # LM calls: generations under the stage that made them, with their token counts
         generations = [s for s in spans if s.attributes.get("langfuse.observation.type") == "generation"]
-        assert {g.name for g in generations} == {"planner_lm", "generate"}
+        assert {g.name for g in generations} == {"plan.predict", "generate.predict"}
         for generation in generations:
             stage = next(s for s in stages.values() if s.span_id == generation.parent_span_id)
             usage = generation.json_attribute("langfuse.observation.usage_details")

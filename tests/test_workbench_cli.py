@@ -76,7 +76,7 @@ def test_chat_answers_from_the_education_page(env, demo_index, question):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert "education.md" in [s["source"] for s in data["sources"]]
-    assert "Junho Moon" in data["answer_text"] or "Kyungmin Cho" in data["answer_text"]
+    assert "Junho Moon" in data["text"] or "Kyungmin Cho" in data["text"]
     assert data["language"] == ("ko" if "지도" in question else "en")
 
 

@@ -206,6 +206,14 @@ class Knowledge:
         return frozenset(word for pack in self.packs.values() for word in pack.stopwords.split())
 
     @cached_property
+    def field_words(self) -> frozenset[str]:
+        """Every word of every field name ("period", "기간", "type"…), lowercased."""
+        from pipeline.text import keyword_tokens
+
+        names = [n for pack in self.packs.values() for spec in pack.fields.values() for n in spec.names]
+        return frozenset(w for n in names + ["type", "title", "status", "event", "topic"] for w in keyword_tokens(n))
+
+    @cached_property
     def fields(self) -> dict[str, tuple[re.Pattern, re.Pattern]]:
         """kind → (how a page names it at a line's start, how a question asks for it)."""
         names: dict[str, list[str]] = {}

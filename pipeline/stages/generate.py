@@ -90,11 +90,11 @@ class Generate(Stage):
         return "\n".join(part for part in (intro, body, outro) if part), "extractive"
 
     def _lacks_personal_fact(self, query: Query, retrieval: Retrieval) -> bool:
-        """Asked for a personal fact ("phone number", 나이) that no retrieved passage states."""
-        facts = self.knowledge.personal_facts
-        if facts.search(query.message) is None:
+        """Asked for a personal fact ("phone number", 나이) that no retrieved passage mentions."""
+        asked = {m.group(0).lower() for m in self.knowledge.personal_facts.finditer(query.message)}
+        if not asked:
             return False
-        return not any(facts.search(hit.chunk.text) for hit in retrieval.hits)
+        return not any(word in hit.chunk.text.lower() for hit in retrieval.hits for word in asked)
 
     def _intro(self, query: Query, facts: Facts, params: ProgramParams, trace) -> str:
         language = query.language

@@ -62,8 +62,8 @@ class Retrieve(Stage):
     def forward(self, query: Query, plan: Plan, params: ProgramParams) -> Retrieval:
         hits, filtered = self.search(query.search_text, query.vector, plan.k, plan.doc_types, plan.filter_mode,
                                      params)
-        if hits and self.knowledge.asks_now(query.message):
-            hits = self.current_first(hits)
+        if hits:
+            hits = self.answering_first(hits, query.message)
         return Retrieval(query.search_text, hits, self.best_similarity(query.vector), params.retrieval_mode, filtered)
 
     def search(self, text: str, vector, k: int, doc_types: Sequence[str], filter_mode: str,
@@ -89,10 +89,22 @@ class Retrieve(Stage):
                 return collapse_duplicates(hits, k), True
         return collapse_duplicates(unfiltered, k), False
 
-    def current_first(self, hits: list[Hit]) -> list[Hit]:
-        """Entries marked current ("Present", 현재) ahead of the rest, each group in rank order."""
-        marked = self.knowledge.current_markers
-        return sorted(hits, key=lambda h: not marked.search(h.chunk.text))
+    def answering_first(self, hits: list[Hit], message: str) -> list[Hit]:
+        """Entries that state what the question asks for ahead of the rest, each group in rank order:
+        a field it asks for by name ("Who was your advisor?" → the entry with an `Advisor:` line),
+        and for a question about the present ("now", 요즘), an entry marked current ("Present", 현재)."""
+        k = self.knowledge
+        fields = set(k.asked_fields(message))
+        now = k.asks_now(message)
+
+        def misses(hit: Hit) -> int:
+            text = hit.chunk.text
+            states = bool(fields) and any(k.field_of(line) in fields for line in text.splitlines())
+            current = now and bool(k.current_markers.search(text))
+            return -(2 * states + current)
+
+        return sorted(hits, key=misses) if fields or now else hits
+
 
     def best_similarity(self, vector) -> float:
         top = self.store.dense_search(vector, 1)

@@ -9,9 +9,9 @@ from evals.dataset import load_dataset
 from evals.optimize import optimize, sample_params, write_report
 from pipeline.factory import Workbench, build_workbench
 from pipeline.persona import Persona
-from pipeline.program import DigitalTwin, ProgramParams, save_program
+from pipeline.params import ProgramParams
+from pipeline.program import DigitalTwin, save_program
 from pipeline.providers.base import LMCapabilities
-from pipeline.retrieve import Retriever
 from pipeline.settings import Settings
 from tests.fakes import ScriptedEngine
 
@@ -46,7 +46,7 @@ def bench(mini_index, hash_embedder, tmp_path):
     params = ProgramParams(top_k=0)  # a deliberately broken starting point: retrieval off
     params.planner.relevance_min_score = 0.0  # calibrated for e5; hash vectors score lower
     persona = Persona(name="Mina Park")
-    program = DigitalTwin(Retriever(mini_index), hash_embedder, persona, LMCapabilities(), params,
+    program = DigitalTwin(mini_index, hash_embedder, persona, LMCapabilities(), params,
                           doc_types=mini_index.doc_types())
     lm = dspy.LM("fake/model", engine=ScriptedEngine({"lead": "Here you go:"}), cache=False, num_retries=0)
     settings = Settings(index_dir=mini_index.index_dir, cache_dir=tmp_path / "cache")

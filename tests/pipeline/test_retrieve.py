@@ -102,4 +102,13 @@ def test_a_question_about_the_present_puts_current_entries_first():
     old = Hit(Chunk("cv.md#a", "cv.md", "x", "Prize", "a", "Date: 2019\nI presented it."), 0.9)
     now = Hit(Chunk("cv.md#b", "cv.md", "x", "Job", "b", "Period: 2023 – Present"), 0.5)
     stage = Retrieve(None, default_knowledge())
-    assert [h.chunk.id for h in stage.current_first([old, now])] == ["cv.md#b", "cv.md#a"]
+    assert [h.chunk.id for h in stage.answering_first([old, now], "What do you do these days?")] == ["cv.md#b", "cv.md#a"]
+    assert [h.chunk.id for h in stage.answering_first([old, now], "Tell me about your prize")] == ["cv.md#a", "cv.md#b"]
+
+
+def test_an_entry_that_states_the_asked_field_comes_first():
+    bs = Hit(Chunk("e.md#bs", "e.md", "education", "B.S.", "bs", "Institution: A\nPeriod: 2016 – 2020"), 0.9)
+    phd = Hit(Chunk("e.md#phd", "e.md", "education", "Ph.D.", "phd", "Institution: B\nAdvisor: Prof. X"), 0.7)
+    stage = Retrieve(None, default_knowledge())
+    assert [h.chunk.id for h in stage.answering_first([bs, phd], "Who was your advisor?")] == ["e.md#phd", "e.md#bs"]
+    assert [h.chunk.id for h in stage.answering_first([bs, phd], "지도교수님이 누구세요?")] == ["e.md#phd", "e.md#bs"]
