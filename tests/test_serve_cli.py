@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,7 +51,11 @@ def test_serve_ingests_a_missing_index_then_answers(tmp_path, mini_corpus):
     finally:
         server.terminate()
         try:
-            server.wait(timeout=15)
+            log = server.communicate(timeout=15)[1]
         except subprocess.TimeoutExpired:
             server.kill()
-            server.wait()
+            log = server.communicate()[1]
+    # one line per request, timestamped, with its stage timings; never the visitor's words
+    [line] = [line for line in log.splitlines() if "POST /api/chat 200" in line]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO service.access: POST /api/chat 200 \d+ ms stages ", line)
+    assert "degraded=-" in line and "군집" not in log and "로봇" not in log

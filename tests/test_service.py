@@ -175,8 +175,8 @@ BAD_REQUESTS = [
      422),
     ("history text not a string", _json({"message": "hi", "history": [{"role": "user", "parts": [{"text": 1}]}]}),
      422),
-    ("history over the limit", _json({"message": "hi", "history": [
-        {"role": "user", "parts": [{"text": f"turn {i}"}]} for i in range(21)]}), 422),
+    ("history turn with too many parts", _json({"message": "hi", "history": [
+        {"role": "user", "parts": [{"text": "t"}] * 9}]}), 422),
     ("bad session id", _json({"message": "hi", "sessionId": "has spaces and ünïcode"}), 422),
     ("session id not a string", _json({"message": "hi", "sessionId": 7}), 422),
 ]
@@ -196,18 +196,58 @@ async def test_error_sentences_say_what_is_wrong(client):
 
     assert await error({"message": "x" * 2001}) == "message is longer than 2000 characters"
     assert "empty" in await error({"message": "   "})
-    assert await error({"message": "hi", "history": [{"role": "user", "parts": [{"text": "t"}]}] * 21}) == (
-        "history has more than 20 turns")
+    assert await error({"message": "hi", "history": [{"role": "user", "parts": [{"text": "t"}] * 9}]}) == (
+        "history[0].parts has more than 8 items")
     assert (await error({"message": "hi", "history": [{"role": "bot", "parts": [{"text": "t"}]}]})).startswith(
         "history[0].role")
 
 
-async def test_limits_follow_the_settings(workbench):
+async def test_limits_follow_the_settings(workbench, engine):
     async with asgi_client(app_for(workbench, max_message_chars=10, max_history_turns=1)) as client:
         assert (await client.post("/api/chat", json={"message": "x" * 10})).status_code == 200
         is_error(await client.post("/api/chat", json={"message": "x" * 11}), 422)
-        two = [{"role": "user", "parts": [{"text": "a"}]}, {"role": "model", "parts": [{"text": "b"}]}]
-        is_error(await client.post("/api/chat", json={"message": "hi", "history": two}), 422)
+        # a history text over the limit is clipped, not refused (the site sends its rendered answers back)
+        long = [{"role": "model", "parts": [{"text": "y" * 50}]}]
+        assert (await client.post("/api/chat", json={"message": "hi", "history": long})).status_code == 200
+    async with asgi_client(app_for(workbench, max_history_turns=2)) as client:
+        three = [{"role": "user", "parts": [{"text": "older-xyzzy"}]}, {"role": "user", "parts": [{"text": "newer"}]},
+                 {"role": "model", "parts": [{"text": "an answer"}]}]
+        engine.requests.clear()
+        # a history over the limit is trimmed to its most recent turns, not refused
+        # (a message that refers back, so the capable LM rewrites it from the history)
+        assert (await client.post("/api/chat", json={"message": "Built it?", "history": three})).status_code == 200
+        prompts = "\n".join(m.text or "" for r in engine.requests for m in r.messages)
+        assert "newer" in prompts and "older-xyzzy" not in prompts
+
+
+WIDGET_ANSWER = ("I studied robotics at Zephyr Institute &amp; wrote about swarms; see "
+                 '<a href="/papers">Papers</a>.<br>More in <a href="/cv/education">Education</a>.')
+
+
+def widget_history(entries: int) -> list[dict]:
+    """What the site's widget sends: alternating turns, its own rendered HTML answers as the model's."""
+    return [{"role": "user", "parts": [{"text": f"question {i // 2}: what about your papers?"}]} if i % 2 == 0
+            else {"role": "model", "parts": [{"text": WIDGET_ANSWER}]} for i in range(entries)]
+
+
+async def test_the_widgets_whole_history_is_answered(client):
+    for entries in (50, 51, 80):  # the widget's own cap, and a widget that keeps more
+        response = await client.post("/api/chat", json=chat_body("And your advisor?", widget_history(entries)))
+        assert response.status_code == 200, (entries, response.text)
+        assert response.json()["response"]
+
+
+def test_a_long_history_keeps_its_most_recent_turns(settings):
+    from service.schemas import build_models
+
+    ChatRequest, _ = build_models(settings)
+    assert settings.max_history_turns == 50  # the widget's own cap, so nothing it sends is lost
+    history = [{"role": "user" if i % 2 == 0 else "model", "parts": [{"text": f"turn {i}"}]} for i in range(60)]
+    kept = ChatRequest.model_validate({"message": "hi", "history": history}).history
+    assert len(kept) == 50 and kept[0].parts[0].text == "turn 10" and kept[-1].parts[0].text == "turn 59"
+    bad = [*history[:-1], {"role": "system", "parts": [{"text": "x"}]}]
+    with pytest.raises(ValidationError):  # a malformed turn is still refused, wherever it is
+        ChatRequest.model_validate({"message": "hi", "history": bad})
 
 
 async def test_a_body_over_the_size_limit_is_413(workbench):
@@ -255,7 +295,8 @@ def test_settings_mask_the_api_key():
 
 
 async def test_sessions_are_rate_limited_with_retry_after(workbench):
-    async with asgi_client(app_for(workbench, rate_limit_session=2)) as client:
+    # one token a request here (a request's cost by its length: tests/test_service_limits.py)
+    async with asgi_client(app_for(workbench, rate_limit_session=2, rate_cost_chars=10**6)) as client:
         for _ in range(2):
             assert (await client.post("/api/chat", json=chat_body(session_id="s1"))).status_code == 200
         limited = await client.post("/api/chat", json=chat_body(session_id="s1"))
@@ -265,8 +306,8 @@ async def test_sessions_are_rate_limited_with_retry_after(workbench):
         assert (await client.post("/api/chat", json=chat_body(session_id="s2"))).status_code == 200
 
 
-async def test_addresses_are_rate_limited_across_sessions(workbench):
-    async with asgi_client(app_for(workbench, rate_limit_ip=3)) as client:
+async def test_a_caller_that_may_be_a_whole_site_is_limited_across_sessions(workbench):
+    async with asgi_client(app_for(workbench, rate_limit_site=3, rate_cost_chars=10**6)) as client:
         statuses = [(await client.post("/api/chat", json=chat_body(session_id=f"s{i}"))).status_code
                     for i in range(4)]
         assert statuses == [200, 200, 200, 429]
@@ -281,7 +322,8 @@ async def test_forwarded_addresses_count_only_from_the_authenticated_proxy(workb
             assert (await client.post("/api/chat", json=chat_body(), headers=headers)).status_code == 200
         headers = {**key, "X-Forwarded-For": "203.0.113.7"}
         is_error(await client.post("/api/chat", json=chat_body(), headers=headers), 429)
-    async with asgi_client(app_for(workbench, rate_limit_ip=1)) as client:  # no key: the header is not trusted
+    # no key, not a trusted proxy: the header is not believed, and the caller has the site's budget
+    async with asgi_client(app_for(workbench, rate_limit_ip=1, rate_limit_site=1)) as client:
         assert (await client.post("/api/chat", json=chat_body(),
                                   headers={"X-Forwarded-For": "198.51.100.1"})).status_code == 200
         is_error(await client.post("/api/chat", json=chat_body(), headers={"X-Forwarded-For": "198.51.100.2"}), 429)
@@ -362,7 +404,7 @@ async def test_a_failed_start_is_retried_later(workbench, settings):
     async with asgi_client(app) as client:
         assert (await client.get("/ready")).status_code == 503
         assert (await client.get("/ready")).status_code == 503 and len(attempts) == 1  # not on every request
-        app.state.service._failed_at -= service._State.RETRY_LOAD_AFTER  # time passes
+        app.state.service._failed_at -= service.Served.RETRY_LOAD_AFTER  # time passes
         assert (await client.get("/ready")).status_code == 200 and len(attempts) == 2
         assert (await client.post("/api/chat", json=chat_body())).status_code == 200
 
@@ -406,10 +448,8 @@ class DownStore:
 ])
 async def test_retrieval_failure_is_an_honest_answer_in_the_visitors_language(
         mini_index, hash_embedder, settings, question, expected):
-    from pipeline.retrieve import Retriever
-
     workbench = make_workbench(mini_index, hash_embedder, fake_lm(ScriptedEngine(planner_script())), settings)
-    workbench.program._retriever = Retriever(DownStore(mini_index))
+    workbench.program.retrieve.store = DownStore(mini_index)
     async with asgi_client(app_for(workbench)) as client:
         response = await client.post("/api/chat", json=chat_body(question))
     assert response.status_code == 200
