@@ -145,35 +145,22 @@ def ingest(
     console.print(table)
 
 
-def _print_result(result, as_json: bool) -> None:
+def _print_result(answer, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(result_dict(result), ensure_ascii=False))
+        print(json.dumps(answer.to_json(full=True), ensure_ascii=False))
         return
-    console.print(result.answer_text, markup=False, highlight=False)
-    if result.sources:
+    console.print(answer.text, markup=False, highlight=False)
+    if answer.sources:
         table = Table("#", "source", "title", "type", "score")
-        for i, s in enumerate(result.sources, start=1):
+        for i, s in enumerate(answer.sources, start=1):
             table.add_row(str(i), s.source, s.title, s.doc_type, f"{s.score:.3f}")
         console.print(table)
-    plan = result.plan
+    plan = answer.plan
     err.print(
-        f"[dim]language={result.language} relevant={plan.relevant} retrieval={plan.needs_retrieval} "
-        f"label={plan.label} doc_types={','.join(plan.doc_types) or '-'} query={result.rewritten_query!r}[/]"
+        f"[dim]language={answer.language} relevant={plan.relevant} retrieval={plan.needs_retrieval} "
+        f"label={plan.label} doc_types={','.join(plan.doc_types) or '-'} query={answer.retrieval.search_query or answer.query.text!r}[/]",
+        highlight=False,
     )
-
-
-def result_dict(result) -> dict:
-    return {
-        "answer": result.answer,
-        "answer_text": result.answer_text,
-        "sources": [s.as_dict() for s in result.sources],
-        "plan": result.plan.as_dict(),
-        "rewritten_query": result.rewritten_query,
-        "language": result.language,
-        "timings_ms": result.trace.timings_ms,
-        "lm_calls": result.trace.lm_calls,
-        "lm_fallbacks": result.trace.lm_fallbacks,
-    }
 
 
 @app.command()
@@ -221,7 +208,7 @@ def chat(
             return
         history += [
             {"role": "user", "parts": [{"text": asked}]},
-            {"role": "model", "parts": [{"text": result.answer_text}]},
+            {"role": "model", "parts": [{"text": result.html}]},  # as the site's widget sends it back
         ]
 
 
@@ -262,10 +249,10 @@ def accept(
     summary = acceptance.summarize(frame)
     p50 = acceptance.latency_p50(frame)
     if as_json:
-        print(json.dumps({"mode": settings.retrieval_mode, "summary": json.loads(summary.to_json(orient="index")),
+        print(json.dumps({"mode": bench.retrieval_mode, "summary": json.loads(summary.to_json(orient="index")),
                           "latency_p50_ms": p50}))
         return
-    table = Table("figure", *summary.index, "goal", title=f"acceptance ({settings.retrieval_mode} retrieval)")
+    table = Table("figure", *summary.index, "goal", title=f"acceptance ({bench.retrieval_mode} retrieval)")
     for figure in summary.columns:
         cells = [_cell(v) for v in summary[figure].tolist()]
         goal = acceptance.THRESHOLDS.get(figure)
@@ -276,6 +263,7 @@ def accept(
 
 BASELINE = Path("datasets/baseline.json")
 DEMO_DATASET = Path("datasets/questions.jsonl")
+CONVERSATION_BASELINE = Path("datasets/baseline-conversation.json")
 
 
 def ensure_index(settings) -> None:
@@ -312,10 +300,14 @@ def evaluate(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="Questions in flight."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where run folders are written."),
     as_json: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as one JSON object."),
+    conversation: bool = typer.Option(False, "--conversation", help="Replay the split as ONE chat, as the site's "
+                                      f"widget sends it (gated against {CONVERSATION_BASELINE})."),
 ) -> None:
     """Evaluate the program on a dataset split; gate against the committed baseline."""
     if split not in ("train", "dev", "test", "all"):
         fail("--split must be train, dev, test or all", 2)
+    if conversation and baseline is None and (dataset is None or dataset.resolve() == DEMO_DATASET.resolve()):
+        baseline = CONVERSATION_BASELINE
     demo_dataset = dataset is None or dataset.resolve() == DEMO_DATASET.resolve()
     if write_baseline and baseline is None and not demo_dataset:
         # datasets/baseline.json belongs to the demo dataset: never overwrite it with another one's
@@ -339,18 +331,18 @@ def evaluate(
         ensure_index(settings)
         bench = build_workbench(settings, program_path=program)
         err.print(f"[dim]program: {bench.program_source} · lm: {settings.lm_provider} · "
-                  f"retrieval: {settings.retrieval_mode}[/]", highlight=False)
+                  f"retrieval: {bench.retrieval_mode}[/]", highlight=False)
         data = load_dataset(dataset_path, chunk_ids=[c.id for c in bench.store.chunks()])
         cases = data.split(split)
         if not cases:
             fail(f"the dataset has no '{split}' questions", 2)
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
-            task = bar.add_task(f"evaluating {split}", total=len(cases))
+            task = bar.add_task(f"evaluating {split}" + (" as one chat" if conversation else ""), total=len(cases))
             result = run_evaluation(
                 bench, cases, top_k=top_k, concurrency=settings.eval_concurrency, judge_lm=settings.judge_lm,
                 score_cache=None if no_cache else Path(settings.cache_dir) / "scores.json",
-                progress=lambda: bar.advance(task),
+                progress=lambda: bar.advance(task), conversation=conversation,
             )
     except DatasetError as exc:
         if dataset is None and exc.only_unresolved_references:  # once, not one line per reference
@@ -361,7 +353,8 @@ def evaluate(
     except (ProviderError, LMUnavailableError, CorpusError, ProgramFileError) as exc:
         fail(str(exc))
     summary = result.summary()
-    summary.update({"split": split, "seconds": result.seconds, **provenance.record(settings, bench, data, top_k)})
+    summary.update({"split": split, "seconds": result.seconds, "conversation": conversation,
+                    **provenance.record(settings, bench, data, top_k)})
     metrics = [m for m in REPORTED if m in result.frame.columns]
     frame = provenance.with_text_fingerprints(result.frame, cases)
 
