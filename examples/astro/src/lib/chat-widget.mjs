@@ -12,9 +12,9 @@
 
 /** Entries of history kept in the page (user and model turns, oldest dropped first). */
 export const MAX_HISTORY = 50;
-/** Entries sent with a message: the service's RAG_MAX_HISTORY_TURNS (20 by default; more is a 422). */
-export const MAX_SENT_HISTORY = 20;
-/** Characters of one history text: the service's RAG_MAX_MESSAGE_CHARS applies to each (2,000). */
+/** Entries sent with a message: all of them; the service keeps its RAG_MAX_HISTORY_TURNS (50) most recent. */
+export const MAX_SENT_HISTORY = 50;
+/** Characters of one history text: the service clips each to its RAG_MAX_MESSAGE_CHARS (2,000). */
 export const MAX_TEXT_CHARS = 2000;
 
 const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
