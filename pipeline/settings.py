@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         description="Requests per minute from a caller that may be a whole site's proxy (no usable X-Forwarded-For; 0: off).",
     )
     rate_cost_chars: int = Field(
-        50, ge=1, validation_alias=_env("RAG_RATE_COST_CHARS"),
+        200, ge=1, validation_alias=_env("RAG_RATE_COST_CHARS"),
         description="A request costs 1 rate-limit token plus 1 per this many characters of its message and the previous question.",
     )
     trusted_proxies: str = Field(

@@ -9,15 +9,15 @@ through gets a budget sized for a whole site (`RAG_RATE_LIMIT_SITE`), since ever
 be behind it; with `RAG_API_KEY` set, a caller without the key is not a proxy and gets one
 visitor's budget, so failed authentications are counted too.
 
-Buckets are of tokens, and a request's cost grows with the text the pipeline embeds for it,
-which is what its time grows with (one native embedder serves every worker: measured on 2
-cores, a 2,000-character message takes 20-40 times as long as a short question): one token,
-plus one per `RAG_RATE_COST_CHARS` (50) characters of the message and of the visitor's previous
-question (a follow-up carries it into retrieval). So a 2,000-character message costs 41 tokens,
-a visitor sending them gets about one and a half a minute from its 60, and a short question
-costs about 1.5. A long
-request is let in while its bucket holds one token and then leaves it in debt, so it is never
-refused outright, only followed by a longer wait.
+Buckets are of tokens, and a request's cost grows with its text: one token, plus one per
+`RAG_RATE_COST_CHARS` (200) characters of the message and of the visitor's previous question (a
+follow-up can carry it into retrieval). Every worker shares one native embedder, so what one
+visitor's requests cost the others grows with the text embedded for them; the pipeline bounds
+that (`max_search_chars`), and this bounds it again at admission, whatever a program sets, and
+counts what a cloud LM reads. Measured on 2 cores, a 2,000-character message takes about 4.6
+times a short question (unbounded, 20-40 times); it costs 11 tokens, a short question about 1.15.
+A long request is let in while its bucket holds one token and then leaves it in debt, so it is
+never refused outright, only followed by a longer wait.
 """
 
 from __future__ import annotations

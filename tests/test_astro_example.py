@@ -48,8 +48,8 @@ def closed_port_url() -> str:
 
 @pytest.mark.slow
 def test_the_relay_answers_what_the_service_answers(mini_index, hash_embedder, tmp_path):
-    # five tokens a minute per visitor: a question of 29 characters costs 1.58 (1, plus 1 per 50 characters)
-    settings = service_settings(tmp_path, api_key=KEY, rate_limit_ip=5)
+    # four tokens a minute per visitor: a question of 29 characters costs 1.145 (1, plus 1 per 200 characters)
+    settings = service_settings(tmp_path, api_key=KEY, rate_limit_ip=4)
     workbench = make_workbench(mini_index, hash_embedder, fake_lm(ScriptedEngine(planner_script())), settings)
     requests = [
         ("invalid JSON", {"body": '{"message": ', "headers": JSON_TYPE}),

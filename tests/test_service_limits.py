@@ -128,7 +128,7 @@ async def test_failed_authentications_count_against_the_address(workbench, clock
 
 
 async def test_a_long_message_costs_more_of_the_budget(workbench, clock):
-    app = app_for(workbench, clock, rate_limit_session=0, trusted_proxies="127.0.0.1")  # 60 a minute, 50 chars
+    app = app_for(workbench, clock, rate_limit_session=0, trusted_proxies="127.0.0.1")  # 60 a minute, 200 chars
     long = ("Tell me about the swarm robotics testbed and every paper about it. " * 30)[:2000]
 
     async def until_limited(visitor: str, message: str, history=None) -> int:
@@ -139,11 +139,11 @@ async def test_a_long_message_costs_more_of_the_budget(workbench, clock):
         return sent + 1
 
     async with client_from(app, "127.0.0.1") as proxy:
-        assert await until_limited("203.0.113.1", long) == 2  # 41 tokens each: the second goes into debt
-        assert await until_limited("203.0.113.2", "Who advised you?") == 45  # 1.32 each
+        assert await until_limited("203.0.113.1", long) == 6  # 11 tokens each: the sixth goes into debt
+        assert await until_limited("203.0.113.2", "Who advised you?") == 55  # 1.08 each
         earlier = [{"role": "user", "parts": [{"text": long}]}, {"role": "model", "parts": [{"text": "A reply."}]}]
-        assert await until_limited("203.0.113.3", "And then?", earlier) == 2  # a follow-up carries the question
-        clock.now += 30  # a token a second: the first visitor's debt (-22) is paid back, and some
+        assert await until_limited("203.0.113.3", "And then?", earlier) == 6  # a follow-up carries the question
+        clock.now += 30  # a token a second: the first visitor's debt (-6) is paid back, and some
         assert (await proxy.post("/api/chat", json=chat_body(), headers=forwarded("203.0.113.1"))).status_code == 200
 
 
