@@ -814,6 +814,71 @@ def dataset_schema(
     out.write_text(text, encoding="utf-8")
     err.print(f"written: {out}")
 
+
+@dataset_app.command("from-langfuse")
+def dataset_from_langfuse(
+    out: Path = typer.Option(Path("datasets/production.jsonl"), "--out", help="Where the draft cases go (JSONL)."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many distinct questions, "
+                              "the most recent first."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only requests since then: 7d, 24h, 30m, or a date "
+                                        "(2025-06-01) or ISO date-time."),
+    index: Optional[Path] = IndexOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (edits in it are lost)."),
+    append: bool = typer.Option(False, "--append", help="Add to --out the questions it does not have yet."),
+) -> None:
+    """Draft cases from the service's recent Langfuse traces: visitors' real questions, to review."""
+    from evals import from_langfuse
+    from evals.draft import write_jsonl
+    from pipeline.providers.base import ProviderError
+
+    if force and append:
+        fail("--force and --append exclude each other", 2)
+    if out.exists() and not (force or append):
+        fail(f"{out} exists: it may hold your edits; pass --append to add new questions to it, --force to "
+             "overwrite it, or another --out", 2)
+    try:
+        since_at = from_langfuse.parse_since(since)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    settings = _settings(index_dir=index)
+    if not settings.tracing_enabled:
+        fail("set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (and LANGFUSE_HOST) of the project the service "
+             "traces to", 2)
+    try:
+        chunks_now = _index_chunks(settings)
+    except ProviderError as exc:
+        fail(str(exc))
+    try:
+        with err.status(f"reading the service's traces from {settings.langfuse_host}…"):
+            pulled = from_langfuse.pull(from_langfuse.read_client(settings), limit=limit, since=since_at)
+    except from_langfuse.TraceReadError as exc:
+        fail(str(exc))
+    cases = [from_langfuse.draft_case(turn, [c.id for c in chunks_now] if chunks_now else None)
+             for turn in pulled.turns]
+    already = from_langfuse.existing_ids(out) if append and out.exists() else set()
+    new = [c for c in cases if c["id"] not in already]
+    if append and out.exists():
+        with out.open("a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(c, ensure_ascii=False) + "\n" for c in new)
+    else:
+        write_jsonl(new, out)
+    skipped = "; ".join(f"{n} {why}" for why, n in sorted(pulled.skipped.items()))
+    console.print(f"wrote {len(new)} draft cases from {pulled.traces} traces to {out}"
+                  + (f" ({len(cases) - len(new)} already in it)" if already else ""), highlight=False, soft_wrap=True)
+    if skipped:
+        err.print(f"[dim]skipped: {skipped}[/]", highlight=False)
+    followed = sum(1 for c in new if c["langfuse"]["history_turns"])
+    if followed:
+        err.print(f"[yellow]{followed} question(s) followed earlier turns:[/] traces record how many turns, not "
+                  "their text, so their history is []; each one's \"langfuse\" note says how the service read it",
+                  highlight=False)
+    if not chunks_now:
+        err.print(f"[yellow]no index at {settings.index_dir}:[/] reference contexts are kept as traced "
+                  "(pass --index to drop passages the index no longer has)", highlight=False)
+    err.print(f"[dim]next: review each case (the reference answer is production's own), delete \"draft\": true, then\n"
+              f"  workbench dataset check {out} --index INDEX[/]", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -8,6 +8,17 @@ with `Authorization: Basic base64(public_key:secret_key)`; a wrong pair gets 401
 real service. Nothing else is called when a client starts; other routes (health, the REST API)
 answer with small JSON so an SDK probing them does not crash, and are recorded too.
 
+It also serves back what it received, as Langfuse's read model does (the SDK's
+`api.observations.get_many`):
+
+    GET /api/public/v2/observations    observations (one per span), newest first, cursor-paginated
+
+with the field groups (`fields`: core, basic, io, metadata, trace_context), the query filters
+(name, traceId, type, level, sessionId, isRootObservation, fromStartTime, toStartTime) and the
+structured `filter` (the conditions below; another is a 400, as an unsupported one is from the
+real service). Inputs and outputs come back as the raw JSON strings the SDK sent; metadata
+values as strings, cut at 200 characters unless `expandMetadata` names the key.
+
     with FakeLangfuse(public_key="pk-lf-test", secret_key="sk-lf-test") as fake:
         ...  # LANGFUSE_HOST = fake.url
         fake.wait_for_spans(5)
@@ -29,6 +40,17 @@ from typing import Any
 from tests.fake_server import FakeHandler, FakeServer
 
 TRACES_PATH = "/api/public/otel/v1/traces"
+OBSERVATIONS_PATH = "/api/public/v2/observations"
+FIELD_GROUPS = {
+    "basic": ("name", "level", "statusMessage", "version", "environment", "bookmarked", "public", "userId",
+              "sessionId", "isRootObservation"),
+    "time": ("completionStartTime", "createdAt", "updatedAt"),
+    "io": ("input", "output"),
+    "metadata": ("metadata",),
+    "trace_context": ("tags", "release", "traceName"),
+}
+CORE = ("id", "traceId", "startTime", "endTime", "projectId", "parentObservationId", "type")
+METADATA_PREFIX = "langfuse.observation.metadata."
 
 
 @dataclass
@@ -50,6 +72,66 @@ class Span:
         """Langfuse serialises inputs, outputs and metadata as JSON strings."""
         value = self.attributes.get(key)
         return json.loads(value) if isinstance(value, str) else value
+
+    def observation(self) -> dict[str, Any]:
+        """This span as Langfuse's v2 observations API returns it (every field group)."""
+        a = self.attributes
+        metadata = {k[len(METADATA_PREFIX):]: v for k, v in a.items() if k.startswith(METADATA_PREFIX)}
+        return {
+            "id": self.span_id, "traceId": self.trace_id, "startTime": _iso(self.start_ns),
+            "endTime": _iso(self.end_ns), "projectId": "fake-project",
+            "parentObservationId": self.parent_span_id or None,
+            "type": str(a.get("langfuse.observation.type", "span")).upper(),
+            "name": self.name, "level": a.get("langfuse.observation.level", "DEFAULT"),
+            "statusMessage": a.get("langfuse.observation.status_message"), "version": a.get("langfuse.version"),
+            "environment": a.get("langfuse.environment", "default"), "bookmarked": False, "public": False,
+            "userId": a.get("user.id"), "sessionId": a.get("session.id"),
+            "isRootObservation": not self.parent_span_id,
+            "completionStartTime": None, "createdAt": _iso(self.start_ns), "updatedAt": _iso(self.end_ns),
+            "input": a.get("langfuse.observation.input"), "output": a.get("langfuse.observation.output"),
+            "metadata": {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()},
+            "tags": list(a.get("langfuse.trace.tags") or []), "release": a.get("langfuse.release"),
+            "traceName": a.get("langfuse.trace.name"),
+        }
+
+
+def _iso(ns: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _when(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+class UnsupportedFilter(ValueError):
+    pass
+
+
+def _matches(observation: dict, condition: dict) -> bool:
+    """One condition of the structured `filter` (the subset the workbench and its tests use)."""
+    kind, column, operator = condition.get("type"), condition.get("column"), condition.get("operator")
+    value = condition.get("value")
+    column = {"traceTags": "tags"}.get(column, column)
+    if column not in observation:
+        raise UnsupportedFilter(f"unknown column {column!r}")
+    actual = observation[column]
+    if kind == "string" and operator == "=":
+        return actual == value
+    if kind == "stringOptions" and operator in ("any of", "none of"):
+        return (actual in value) == (operator == "any of")
+    if kind == "boolean" and operator in ("=", "<>"):
+        return (bool(actual) == bool(value)) == (operator == "=")
+    if kind == "datetime" and operator in (">", "<", ">=", "<="):
+        left, right = _when(actual), _when(value)
+        return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[operator]
+    if kind == "arrayOptions" and operator in ("any of", "all of", "none of"):
+        have, want = set(actual or []), set(value)
+        return {"any of": bool(have & want), "all of": want <= have, "none of": not have & want}[operator]
+    raise UnsupportedFilter(f"the fake does not support {kind} {operator!r} on {column}")
 
 
 def _value(any_value) -> Any:
@@ -125,6 +207,16 @@ class _Handler(FakeHandler):
 
             self._send(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
             return
+        if method == "GET" and parts.path == OBSERVATIONS_PATH:
+            from urllib.parse import parse_qs
+
+            try:
+                page = fake.observations_page({k: v[-1] for k, v in parse_qs(parts.query).items()})
+            except (UnsupportedFilter, ValueError) as exc:
+                self._error(400, f"Invalid request data: {exc}")
+                return
+            self._send(200, json.dumps(page).encode(), "application/json")
+            return
         if method == "GET" and parts.path in ("/api/public/health", "/api/public/ready"):
             self._send(200, json.dumps({"status": "OK", "version": "fake"}).encode(), "application/json")
             return
@@ -182,6 +274,43 @@ class FakeLangfuse(FakeServer):
                 if left <= 0:
                     raise AssertionError(f"only {len(found)} of {count} spans arrived within {timeout} s")
                 self._arrived.wait(left)
+
+    def observations_page(self, query: dict[str, str]) -> dict:
+        """One page of GET /api/public/v2/observations for these query parameters."""
+        import base64 as b64
+
+        with self._arrived:
+            observations = [s.observation() for s in self._spans]
+        if "filter" in query:  # takes precedence over the query-parameter filters, as in the real API
+            conditions = json.loads(query["filter"])
+            observations = [o for o in observations if all(_matches(o, c) for c in conditions)]
+        else:
+            for param in ("name", "traceId", "type", "level", "sessionId", "userId", "environment"):
+                if param in query:
+                    observations = [o for o in observations if o[param] == query[param]]
+            if "isRootObservation" in query:
+                wanted = query["isRootObservation"].lower() == "true"
+                observations = [o for o in observations if o["isRootObservation"] == wanted]
+            if "fromStartTime" in query:
+                observations = [o for o in observations if _when(o["startTime"]) >= _when(query["fromStartTime"])]
+            if "toStartTime" in query:
+                observations = [o for o in observations if _when(o["startTime"]) < _when(query["toStartTime"])]
+        observations.sort(key=lambda o: (o["startTime"], o["id"]), reverse=True)  # newest first
+        limit = min(int(query.get("limit", 50)), 1000)
+        offset = int(json.loads(b64.b64decode(query["cursor"]))["offset"]) if query.get("cursor") else 0
+        page = observations[offset:offset + limit]
+        groups = {"core", *(query.get("fields") or "core,basic").split(",")}
+        keep = set(CORE).union(*(FIELD_GROUPS.get(g.strip(), ()) for g in groups))
+        expand = set(filter(None, (query.get("expandMetadata") or "").split(",")))
+        data = []
+        for o in page:
+            o = {k: v for k, v in o.items() if k in keep}
+            if "metadata" in o:
+                o["metadata"] = {k: v if k in expand or len(v) <= 200 else v[:200] for k, v in o["metadata"].items()}
+            data.append(o)
+        more = offset + limit < len(observations)
+        cursor = b64.b64encode(json.dumps({"offset": offset + limit}).encode()).decode() if more else None
+        return {"data": data, "meta": {"cursor": cursor} if cursor else {}}
 
     def export_calls(self) -> list[tuple[str, str, Any]]:
         return [r for r in self.requests if r[1].split("?")[0] == TRACES_PATH]
