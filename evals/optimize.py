@@ -97,7 +97,7 @@ def sample_params(base, rng: random.Random, stages: Sequence[str]):
         params.top_k = rng.choice([4, 5, 6])
     if "rewrite" in stages:
         params.follow_up_with_answer = rng.random() < 0.7
-        params.follow_up_evidence_words = rng.choice([2, 3, 4])
+        params.follow_up_evidence_gain = rng.choice([0.015, 0.025, 0.035])
     if "generate" in stages:
         params.lead_from_lm = rng.random() < 0.5
         params.fact_chars = rng.choice([200, 280, 360, 440])

@@ -43,10 +43,10 @@ class ProgramParams(BaseModel):
     # a follow-up carries the previous question, and this much of the previous answer, into retrieval
     follow_up_with_answer: bool = True
     follow_up_answer_chars: int = 160
-    # a message of at most this many content words, that retrieves nothing confident alone while the
-    # conversation's subject does, is a follow-up even without a word that refers back
-    follow_up_evidence_words: int = 3
-    follow_up_evidence_gain: float = 0.03
+    # a message with no word that refers back is a follow-up when the earlier question raises the best
+    # similarity to the site's content by this much (stage rewrite)
+    follow_up_evidence_gain: float = 0.025
+    follow_up_confident: float = 0.82  # ...unless the message alone is already this close to the content
     # the most of the visitor's text that is embedded and keyword-searched (e5 reads 512 tokens at most)
     max_search_chars: int = Field(400, ge=50)
     # the extractive answer (pipeline.compose): how much of the passages it quotes, and how close in

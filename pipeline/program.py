@@ -76,7 +76,7 @@ class DigitalTwin(dspy.Module):
                 query = query.with_vector(self._embed(query.search_text, vectors))
             with trace.stage("plan", query=query.text, cue_text=query.cue_text) as stage:
                 plan = stage.outputs = self.plan(query, p, trace, top_k)
-            with trace.stage("retrieve", search_query=query.search_text, k=plan.k, doc_types=plan.doc_types,
+            with trace.stage("retrieve", search_query=query.keyword_text, k=plan.k, doc_types=plan.doc_types,
                              mode=p.retrieval_mode, alpha=p.hybrid_alpha, filter=plan.filter_mode) as stage:
                 retrieval = Retrieval()
                 if plan.relevant and plan.needs_retrieval and plan.k > 0:

@@ -30,7 +30,8 @@ class Query:
     message: str  # the visitor's own words
     language: str  # the visitor's language (en | ko)
     text: str  # standalone: the message, or the message with the conversation's subject carried along
-    search_text: str = ""  # what is embedded and keyword-searched: `text` + glossary terms, bounded
+    search_text: str = ""  # what is embedded: `text` + the glossary's English terms, bounded
+    keyword_text: str = ""  # what is keyword-searched: `text` + every glossary term (either language)
     cue_text: str = ""  # what the section cues are read from: the visitor's words, never an answer
     follow_up: bool = False
     context: str = ""  # what was carried from the conversation ("" when standalone)
@@ -42,7 +43,7 @@ class Query:
 
     def to_json(self) -> dict[str, Any]:
         return {"message": self.message, "language": self.language, "text": self.text,
-                "search_text": self.search_text, "follow_up": self.follow_up, "context": self.context,
+                "search_text": self.search_text, "keyword_text": self.keyword_text, "follow_up": self.follow_up, "context": self.context,
                 "rewritten_by_lm": self.rewritten_by_lm}
 
 

@@ -109,6 +109,9 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
 def _mentions(text: str, word: str) -> bool:
     """Korean words match anywhere (particles attach to them); others as whole words."""
     if re.search(r"[\uac00-\ud7a3]", word):
@@ -232,9 +235,15 @@ class Knowledge:
 
     # -- what a text says ---------------------------------------------------------------
 
-    def expand(self, text: str) -> str:
-        """`text` with the glossary's terms for the words it mentions (retrieval only)."""
+    def expand(self, text: str, *, hangul: bool = True) -> str:
+        """`text` with the glossary's terms for the words it mentions (retrieval only); without
+        `hangul`, only the terms in Latin script (what the embedder is given: Korean glosses on an
+        English question measured worse for dense search, while keyword search needs them to match
+        a Korean page at all)."""
         extra = [gloss for word, gloss in self.glossary.items() if _mentions(text, word)]
+        if not hangul:
+            extra = [" ".join(w for w in g.split() if not _HANGUL.search(w)) for g in extra]
+            extra = [g for g in extra if g]
         return f"{text} ({', '.join(dict.fromkeys(extra))})" if extra else text
 
     def doc_types_for(self, text: str) -> list[str]:

@@ -79,7 +79,7 @@ class Generate(Stage):
         outro = self.replies.say("more_in", language, section=section) if section else ""
         intro_room = 120  # the longest frame sentence
         budget = min(params.fact_chars, params.max_answer_chars - intro_room - len(outro) - 2)
-        facts = self.composer.facts(query.message, query.search_text, retrieval.hits, budget,
+        facts = self.composer.facts(query.message, query.keyword_text, retrieval.hits, budget,
                                     passages=params.fact_passages, lines_top=params.fact_lines_top,
                                     lines_other=params.fact_lines_other)
         close = retrieval.best >= params.found_min_similarity

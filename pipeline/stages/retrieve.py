@@ -1,6 +1,6 @@
 """Retrieve: `Query` + `Plan` → `Retrieval`: hybrid (dense + keyword, fused) or dense, the plan's sections.
 
-Reads: the query's `search_text` and vector, the plan's `k`, sections and filter mode, and the
+Reads: the query's vector and `keyword_text`, the plan's `k`, sections and filter mode, and the
 program's parameters (mode, fusion weight, soft-filter weight) — per call, never stored on the
 shared store. Returns: `Retrieval` with the ranked hits and the best dense similarity.
 
@@ -12,6 +12,7 @@ recall. A filter that finds nothing falls back to none. A question about the pre
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from pipeline.corpus import slugify
@@ -20,6 +21,9 @@ from pipeline.params import ProgramParams
 from pipeline.providers.base import Hit, SearchIndex, SearchRequest
 from pipeline.retrieval_fusion import reciprocal_rank_fusion
 from pipeline.stages import Stage
+from pipeline.text import keyword_fields, keyword_tokens
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 from pipeline.turn import Plan, Query, Retrieval
 
 AGGREGATE_DOC_TYPES = frozenset({"cv"})  # pages that repeat entries of the other pages
@@ -60,11 +64,11 @@ class Retrieve(Stage):
         self.knowledge = knowledge
 
     def forward(self, query: Query, plan: Plan, params: ProgramParams) -> Retrieval:
-        hits, filtered = self.search(query.search_text, query.vector, plan.k, plan.doc_types, plan.filter_mode,
+        hits, filtered = self.search(query.keyword_text, query.vector, plan.k, plan.doc_types, plan.filter_mode,
                                      params)
         if hits:
             hits = self.answering_first(hits, query.message)
-        return Retrieval(query.search_text, hits, self.best_similarity(query.vector), params.retrieval_mode, filtered)
+        return Retrieval(query.keyword_text, hits, self.best_similarity(query.vector), params.retrieval_mode, filtered)
 
     def search(self, text: str, vector, k: int, doc_types: Sequence[str], filter_mode: str,
                params: ProgramParams) -> tuple[list[Hit], bool]:
@@ -94,17 +98,34 @@ class Retrieve(Stage):
         a field it asks for by name ("Who was your advisor?" → the entry with an `Advisor:` line),
         and for a question about the present ("now", 요즘), an entry marked current ("Present", 현재)."""
         k = self.knowledge
-        fields = set(k.asked_fields(message))
+        # only a question about nothing but the field ("Who was your advisor?"): one that names its
+        # subject too ("your undergraduate thesis") is answered by the entry retrieval found for it
+        fields = set(k.asked_fields(message)) if not self._subject_words(message) else set()
         now = k.asks_now(message)
 
         def misses(hit: Hit) -> int:
             text = hit.chunk.text
             states = bool(fields) and any(k.field_of(line) in fields for line in text.splitlines())
-            current = now and bool(k.current_markers.search(text))
+            current = now and bool(k.current_markers.search(f"{hit.chunk.title}\n{text}"))
             return -(2 * states + current)
 
         return sorted(hits, key=misses) if fields or now else hits
 
+
+    def _subject_words(self, message: str) -> set[str]:
+        """The message's words that are neither the asked field, nor question words, nor grammar
+        (a Korean word counts without the particle or ending attached to a stop word: 누구세요 → 누구)."""
+        k = self.knowledge
+        asked = [k.asked_phrase(message, kind) for kind in k.asked_fields(message)]
+        words, _ = keyword_fields(message)
+        korean_stops = [w for w in k.stopwords if len(w) >= 2 and _HANGUL.match(w)]
+
+        def subject(word: str) -> bool:
+            if word in k.stopwords or word in k.field_words or any(a and a.lower() in word for a in asked):
+                return False
+            return not (_HANGUL.match(word) and any(word.startswith(stop) for stop in korean_stops))
+
+        return {w for w in words if subject(w)} - set(keyword_tokens(" ".join(asked)))
 
     def best_similarity(self, vector) -> float:
         top = self.store.dense_search(vector, 1)

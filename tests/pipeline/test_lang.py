@@ -26,7 +26,8 @@ def test_glossary_expands_korean_anywhere_and_english_as_whole_words():
     assert "M.S." in k.expand("석사는 어디서 했어?")  # a particle is attached
     assert "M.S." in k.expand("Where did you do your Master's?") and "석사" in k.expand("Where did you do your master's?")
     assert k.expand("Any undergraduate courses?") == "Any undergraduate courses? (B.S.)"  # its own entry
-    assert k.expand("Where do you live?") == "Where do you live?"
+    assert k.expand("Do you like cats?") == "Do you like cats?"
+    assert k.expand("Where do you live?", hangul=False) == "Where do you live?"  # what is embedded
 
 
 def test_section_cues_read_only_the_text_they_are_given():

@@ -248,13 +248,31 @@ def test_parallel_copies_never_see_each_others_parameters(mini_index, hash_embed
 
 
 def test_a_standalone_question_after_unrelated_history_does_not_inherit_it(mini_index, hash_embedder):
+    """Follow-ups are decided by evidence, not length: the probe stands in for the embedder's similarities."""
+    from pipeline.history import parse_history
+    from pipeline.stages.rewrite import Probe
+
     program = make(mini_index, hash_embedder, LOCAL)
-    history = [
+    turns = parse_history([
         {"role": "user", "parts": [{"text": "Tell me about the ORCHID-7 testbed"}]},
         {"role": "model", "parts": [{"text": "It is a swarm robotics testbed."}]},
-    ]
-    result = ask(program, ScriptedEngine(), "Which papers did you publish in ICRA journals and conferences?", history)
-    assert not result.query.follow_up and result.query.text == result.query.message
+    ])
+
+    def probe(alone: float, combined: float, label: str = "owner"):
+        return lambda text: Probe(label, combined if "(" in text else alone)
+
+    def rewrite(message, prober):
+        return program.rewrite(message, turns, program.params, None, probe=prober)
+
+    # short, and no word refers back, but the message alone finds its content: it stands alone
+    assert not rewrite("Which languages do you speak?", probe(0.90, 0.91)).follow_up
+    # finds nothing confident alone, and the earlier question makes it close: a follow-up
+    followed = rewrite("How many robots took part in the field trial?", probe(0.80, 0.85))
+    assert followed.follow_up and "ORCHID-7" in followed.text
+    # the same numbers across languages are no evidence
+    assert not rewrite("현장 실험에는 로봇이 몇 대 참여했어요?", probe(0.80, 0.85)).follow_up
+    # a greeting never inherits a topic, even when it refers back ("that")
+    assert not rewrite("Thanks, that's all!", probe(0.80, 0.85, label="thanks")).follow_up
 
 
 def test_a_declined_message_does_not_make_the_next_one_declined(mini_index, hash_embedder):
