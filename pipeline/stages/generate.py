@@ -83,7 +83,10 @@ class Generate(Stage):
                                     passages=params.fact_passages, lines_top=params.fact_lines_top,
                                     lines_other=params.fact_lines_other)
         close = retrieval.best >= params.found_min_similarity
-        if not facts.lines or self._lacks_personal_fact(query, retrieval) or not (facts.answers or close):
+        # asked for a field ("email") no passage states, and no quoted line shares the question's words:
+        # closeness in meaning is not an answer then
+        unanswered = facts.fields_missing and not facts.answers
+        if not facts.lines or unanswered or self._lacks_personal_fact(query, retrieval) or not (facts.answers or close):
             return self.replies.say("not_found", language), "not_found"
         intro = self._intro(query, facts, params, trace)
         body = "\n".join(f"• {line}" for line in facts.lines)
