@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize serve bench bench-quick clean
+.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize notebook serve bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -49,14 +49,22 @@ accept: install
 ## the regression gate: evaluate the test split against datasets/baseline.json
 eval: install
 	$(WB) eval --split test
+	$(WB) eval --split test --conversation
 
 ## rewrite the committed baseline on purpose (commit datasets/baseline.json afterwards)
 eval-baseline: install
 	$(WB) eval --split test --write-baseline
+	$(WB) eval --split test --conversation --write-baseline
 
 ## compile the program on train, select on dev, save artifacts/program.json (+ optimize-report.md)
 optimize: install
 	$(WB) optimize
+
+## the prompt-tuning notebook in JupyterLab (a dev dependency; http://localhost:8888 unless taken);
+## as root (a container) it needs --allow-root; more flags: make notebook JUPYTER_ARGS=--no-browser
+JUPYTER_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+notebook: install
+	$(VENV)/bin/jupyter lab notebooks/prompt_tuning.ipynb $(JUPYTER_ARGS)
 
 ## the chat service on http://127.0.0.1:8000 (ingests the demo corpus first on a fresh clone)
 serve: install
