@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast demo ingest chat accept eval eval-baseline optimize notebook serve bench bench-quick clean
+.PHONY: install browsers test test-fast demo ingest chat accept eval eval-baseline optimize notebook serve bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -19,9 +19,15 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) pip check
 	@touch $@
 
-## the whole suite, model-backed tests included
-test: install
-	$(VENV)/bin/pytest
+## the whole suite, model-backed tests included (a real browser opens a report: chromium, installed when missing)
+test: install browsers
+	RAG_TEST_BROWSER=required $(VENV)/bin/pytest
+
+## headless Chromium and CJK fonts from Debian's packages, for the report test; nothing when already there
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browsers:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk; }
 
 ## unit tests only (no real model)
 test-fast: install
