@@ -55,6 +55,8 @@ def record(settings, bench, dataset: Dataset, top_k: int | None) -> dict:
         # what retrieval used: --top-k when given (0 turns retrieval off), else the program's own
         "top_k": top_k if top_k is not None else program_top_k,
         "top_k_from": "--top-k" if top_k is not None else "program",
+        "program_fingerprint": getattr(bench, "program_fingerprint", None),
+        "index_fingerprint": getattr(bench, "index_fingerprint", None),
         "index_chunks": len(chunks),
         "index_sha256": index_sha256(chunks),
     }

@@ -50,7 +50,8 @@ def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str], 
     started = time.perf_counter()
     answer = bench.answer(case.question, case.history_dicts() if history is None else history, top_k=top_k)
     elapsed = (time.perf_counter() - started) * 1000
-    ranked = [s.id for s in answer.sources]
+    out = answer.to_json(full=True)  # the one serialisation of an answer
+    ranked = [s["id"] for s in out["sources"]]
     return {
         "id": case.id,
         "split": case.split,
@@ -58,23 +59,23 @@ def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str], 
         "language": case.language,
         "question": case.question,
         "reference_answer": case.reference_answer,
-        "answer": answer.html,
-        "answer_text": answer.text,
-        "answer_kind": answer.kind,
-        "rewritten_query": answer.query.text,
-        "search_query": answer.retrieval.search_query,
+        "answer": out["response"],
+        "answer_text": out["text"],
+        "answer_kind": out["kind"],
+        "rewritten_query": out["query"]["text"],
+        "search_query": out["retrieval"]["search_query"],
         "retrieved_ids": ranked,
         "retrieved_texts": [texts.get(cid, "") for cid in ranked],
         "reference_ids": case.context_ids,
-        "declined": not answer.plan.relevant,
-        "retrieved": bool(answer.sources),
-        "plan_doc_types": list(answer.plan.doc_types),
+        "declined": not out["plan"]["relevant"],
+        "retrieved": bool(ranked),
+        "plan_doc_types": list(out["plan"]["doc_types"]),
         "history_turns": len(case.history) if history is None else len(history),
         "latency_ms": elapsed,
-        "lm_calls": answer.trace.lm_calls,
-        "lm_tokens": answer.trace.lm_tokens,
-        "lm_fallbacks": answer.trace.lm_fallbacks,
-        **{f"ms_{stage}": ms for stage, ms in answer.trace.timings_ms.items()},
+        "lm_calls": out["lm_calls"],
+        "lm_tokens": out["lm_tokens"],
+        "lm_fallbacks": out["lm_fallbacks"],
+        **{f"ms_{stage}": ms for stage, ms in out["timings_ms"].items()},
     }
 
 
@@ -101,17 +102,64 @@ def evaluate(
     score_cache: Path | None = None,
     progress: Callable[[], None] | None = None,
     conversation: bool = False,
+    embedding_cache: Path | None = None,
 ) -> Evaluation:
     """Answer every case (at most `concurrency` at once) and score the answers.
 
     `conversation=True` replays the cases as ONE chat, in order, the way the site's widget
     sends it: each answer's rendered HTML goes back as the model's turn, the history keeps
-    the last `WIDGET_HISTORY` entries, and a case's own history turns come just before it."""
+    the last `WIDGET_HISTORY` entries, and a case's own history turns come just before it.
+
+    `embedding_cache` (a SQLite file, `evals.embedding_cache`) keeps the vectors of the run's
+    queries and of the semantic-similarity metric: for the run, the program's `embedder` is a
+    caching wrapper of its own, put back when the answers are in."""
+    started = time.perf_counter()
+    cache = None
+    if embedding_cache is not None:
+        from evals.embedding_cache import EmbeddingCache
+
+        cache = EmbeddingCache(embedding_cache)
+    try:
+        return _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_cache, progress,
+                         conversation, cache, started)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_cache, progress, conversation,
+              cache, started) -> Evaluation:
     from evals.ragas_scoring import score_records
 
-    started = time.perf_counter()
     texts = {c.id: c.text for c in bench.store.chunks()}
+    program = bench.program
+    program_embedder = getattr(program, "embedder", None)
+    metric_embedder = bench.embedder
+    if cache is not None:
+        from evals.embedding_cache import CachingEmbedder
 
+        metric_embedder = CachingEmbedder(bench.embedder, cache)
+        if program_embedder is not None:
+            program.embedder = CachingEmbedder(program_embedder, cache)
+    try:
+        records = _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation)
+    finally:
+        if cache is not None and program_embedder is not None:
+            program.embedder = program_embedder
+    by_id = {c.id: c for c in cases}
+    max_chars = bench.program.params.max_answer_chars
+    rows = [{**record, **_judge_free(by_id[record["id"]], record, max_chars)} for record in records]
+    ragas_scores, failures = score_records(
+        records, judge_lm=judge_lm, embedder=metric_embedder, cache_path=score_cache, judge_kwargs=judge_kwargs
+    )
+    for row, scores in zip(rows, ragas_scores):
+        row.update(scores)
+        row["score"] = metrics.question_score(row)
+    frame = pd.DataFrame(rows)
+    return Evaluation(frame, failures, time.perf_counter() - started)
+
+
+def _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation) -> list[dict]:
     def one(case: Case, history: list[dict] | None = None) -> dict:
         record = _answer_record(bench, case, top_k, texts, history)
         if progress:
@@ -126,20 +174,9 @@ def evaluate(
             record = one(case, history)
             records.append(record)
             chat = (history + [_turn("user", case.question), _turn("model", record["answer"])])[-WIDGET_HISTORY:]
-    else:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            records = list(pool.map(one, cases))
-    by_id = {c.id: c for c in cases}
-    max_chars = bench.program.params.max_answer_chars
-    rows = [{**record, **_judge_free(by_id[record["id"]], record, max_chars)} for record in records]
-    ragas_scores, failures = score_records(
-        records, judge_lm=judge_lm, embedder=bench.embedder, cache_path=score_cache, judge_kwargs=judge_kwargs
-    )
-    for row, scores in zip(rows, ragas_scores):
-        row.update(scores)
-        row["score"] = metrics.question_score(row)
-    frame = pd.DataFrame(rows)
-    return Evaluation(frame, failures, time.perf_counter() - started)
+        return records
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(one, cases))
 
 
 def _mean(series: pd.Series) -> float | None:

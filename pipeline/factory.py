@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -128,6 +131,36 @@ class Workbench:
     def retrieval_mode(self) -> str:
         return self.program.params.retrieval_mode
 
+    @cached_property
+    def program_fingerprint(self) -> str:
+        """What the program answers with: its saved state (prompts, demos, parameters, the packs'
+        fingerprint). The service and every evaluation run report it, so what was evaluated can be
+        checked against what is served."""
+        return program_fingerprint(self.program)
+
+    @property
+    def index_fingerprint(self) -> str:
+        """The index's content hash ("unavailable" while the store cannot be read; known ones are kept)."""
+        known = self.__dict__.get("_index_fingerprint")
+        if known is None:
+            try:
+                known = self.__dict__["_index_fingerprint"] = index_fingerprint(self.store.chunks())
+            except ProviderError:
+                return "unavailable"
+        return known
+
+
+def program_fingerprint(program) -> str:
+    state = program.dump_state()
+    state.pop("metadata", None)  # library versions, not behaviour
+    return hashlib.sha256(json.dumps(state, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
+def index_fingerprint(chunks) -> str:
+    """The index's content: every chunk id with its content hash, in id order."""
+    lines = sorted(f"{c.id}\x1f{c.content_hash}" for c in chunks)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
 
 def check_index(store: VectorStore, embedder: Embedder) -> None:
     built_by = store.embedder_name()
@@ -194,7 +227,9 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     program.warm_up()
     lm = lm or make_lm(settings)
     check_local_lm(lm, program)
-    return Workbench(settings, embedder, store, persona, program, lm, source)
+    workbench = Workbench(settings, embedder, store, persona, program, lm, source)
+    _ = workbench.index_fingerprint  # now, while the store is known to answer
+    return workbench
 
 
 def check_local_lm(lm, program) -> None:
@@ -227,7 +262,15 @@ def save_index_persona(settings: Settings, corpus_dir: Path) -> None:
 
 
 def index_persona(settings: Settings, index_dir: Path | None = None) -> Persona:
+    from pydantic import ValidationError
+
     path = Path(index_dir or settings.index_dir) / PERSONA_FILE
     if path.exists():
-        return Persona.model_validate_json(path.read_text(encoding="utf-8"))
+        try:
+            return Persona.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, OSError, UnicodeDecodeError) as exc:
+            # e.g. an index built before site_map hrefs were checked, with a javascript: link
+            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.__class__.__name__
+            raise ProviderError(f"the persona stored with the index ({path}) is not valid ({first}): fix the "
+                                "corpus's persona.yaml and run `workbench ingest` again") from None
     return load_persona(settings.corpus_dir)

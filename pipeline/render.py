@@ -39,7 +39,7 @@ def clip(text: str, limit: int) -> str:
     return (cut[:space] if space > limit * 0.5 else cut).rstrip() + "…"
 
 
-def render_answer(text: str, site_map: Sequence[SiteLink], limit: int = 500) -> str:
+def render_answer(text: str, site_map: Sequence[SiteLink], limit: int) -> str:
     """Escaped answer text with the first mention of each site-map label linked."""
     plain = clip(to_plain_text(text), limit)
     escaped = html.escape(plain, quote=True)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Callable
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from pipeline.settings import Settings
@@ -41,6 +41,11 @@ def _settings_and_source(source, settings):
         frozen = settings
         source = lambda: build_workbench(frozen)  # noqa: E731
     return settings, source
+
+
+def fingerprint_headers(workbench) -> dict[str, str]:
+    """Which program and index answered: the same fingerprints an evaluation run records."""
+    return {"X-Program-Fingerprint": workbench.program_fingerprint, "X-Index-Fingerprint": workbench.index_fingerprint}
 
 
 def create_app(source=None, *, settings: Settings | None = None, tracer=None,
@@ -92,12 +97,14 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
             logs.note(request, stages=stage_timings(result), degraded=payload(result, "").get("degraded"))
 
     @app.post("/api/chat", response_model=ChatResponse, responses=ERROR_RESPONSES, tags=["chat"])
-    async def chat(body: ChatRequest, request: Request) -> dict:
+    async def chat(body: ChatRequest, request: Request, response: Response) -> dict:
         """Answer one message, given the conversation so far."""
         session_id, queue_key = _admit(request, body)
         runner = await served.ready_runner()
         result = await runner.answer(runner.job(body.message, history_of(body), session_id, "json", queue_key))
         _done(request, result)
+        # what answered, comparable with an evaluation run's summary.json
+        response.headers.update(fingerprint_headers(runner.workbench))
         return payload(result, session_id)
 
     @app.post(
@@ -143,6 +150,7 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
             "providers": {"lm": s.lm_provider, "embedder": s.embedder_provider, "vector_store": s.store_provider,
                           "tracing": "langfuse" if tracer.enabled else "off"},
             "program": workbench.program_source,
+            "fingerprints": {"program": workbench.program_fingerprint, "index": workbench.index_fingerprint},
         }
 
     # outermost first: the request's log line, CORS (so errors carry its headers too), the guard
@@ -154,7 +162,7 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", API_KEY_HEADER],
-        expose_headers=["Retry-After"],
+        expose_headers=["Retry-After", "X-Program-Fingerprint", "X-Index-Fingerprint"],
         max_age=600,
     )
     app.add_middleware(logs.AccessLog)

@@ -17,6 +17,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 import service
+from pipeline.factory import program_fingerprint
 from pipeline.providers.base import ProviderError
 from pipeline.settings import Settings
 from tests.fakes import ScriptedEngine
@@ -571,3 +572,14 @@ def test_a_disconnected_stream_stops_the_work(mini_index, hash_embedder, setting
             # the connection is closed here, while that call is running
             time.sleep(2.5)  # longer than the rest of the pipeline would take
         assert len(engine.requests) == 1 and engine.started == 1  # the plan finished; generate never began
+
+
+async def test_answers_and_ready_name_the_program_and_index_that_answered(workbench):
+    """What was evaluated can be checked against what is served: the fingerprints eval records."""
+    async with asgi_client(app_for(workbench)) as client:
+        response = await client.post("/api/chat", json=chat_body())
+        ready = (await client.get("/ready")).json()
+    assert response.headers["X-Program-Fingerprint"] == workbench.program_fingerprint == ready["fingerprints"]["program"]
+    assert response.headers["X-Index-Fingerprint"] == workbench.index_fingerprint == ready["fingerprints"]["index"]
+    workbench.program.params = workbench.program.params.model_copy(update={"top_k": 2})
+    assert program_fingerprint(workbench.program) != workbench.program_fingerprint  # a change shows

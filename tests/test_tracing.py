@@ -90,6 +90,10 @@ async def test_one_trace_per_request_with_a_span_per_stage(tmp_path, mini_index,
         assert stages["retrieve"].attributes["langfuse.observation.type"] == "retriever"
         retrieved = stages["retrieve"].json_attribute("langfuse.observation.output")["sources"]
         assert [s["id"] for s in retrieved] == [s["id"] for s in output["sources"]]
+        # the span shows what was really searched (it used to log the un-expanded query instead)
+        searched = stages["retrieve"].json_attribute("langfuse.observation.input")["search_query"]
+        assert searched == stages["retrieve"].json_attribute("langfuse.observation.output")["search_query"]
+        assert searched.startswith(root.json_attribute("langfuse.observation.input")["message"])
         assert stages["plan"].json_attribute("langfuse.observation.output")["lm_used"] is True
 
         # LM calls: generations under the stage that made them, with their token counts

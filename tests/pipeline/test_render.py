@@ -17,7 +17,7 @@ SITE = [SiteLink(label="Education", href="/cv/education"), SiteLink(label="Paper
     ],
 )
 def test_lm_markup_never_survives(hostile):
-    html = render_answer(hostile, SITE)
+    html = render_answer(hostile, SITE, 500)
     assert "<script" not in html and "<img" not in html and "<svg" not in html
     assert "evil.example" not in html and "javascript:" not in html
     # the only tags left are our own anchors
@@ -26,14 +26,14 @@ def test_lm_markup_never_survives(hostile):
 
 
 def test_only_exact_labels_are_linked_once():
-    html = render_answer("Education, education, Educational, Papers and Education again", SITE)
+    html = render_answer("Education, education, Educational, Papers and Education again", SITE, 500)
     assert html.count('<a href="/cv/education">') == 1
     assert html.count('<a href="/papers">Papers</a>') == 1
     assert "education, Educational" in html
 
 
 def test_special_characters_are_escaped():
-    assert render_answer('R&D "quoted" <b>', []) == "R&amp;D &quot;quoted&quot;"
+    assert render_answer('R&D "quoted" <b>', [], 500) == "R&amp;D &quot;quoted&quot;"
 
 
 def test_clip_respects_the_limit_at_boundaries():
@@ -77,5 +77,5 @@ def test_a_site_map_href_that_is_not_allowed_is_never_linked():
     hostile = [SiteLink.model_construct(label="Education", href="javascript:alert(1)"),
                SiteLink.model_construct(label="Papers", href="//evil.example"),
                SiteLink.model_construct(label="About", href="/about")]
-    html = render_answer("See Education, Papers and About", hostile)
+    html = render_answer("See Education, Papers and About", hostile, 500)
     assert html == 'See Education, Papers and <a href="/about">About</a>'
