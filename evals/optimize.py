@@ -225,8 +225,13 @@ def optimize(
     concurrency: int = 4,
     teacher_lm=None,
     progress: Callable[[str], None] | None = None,
+    cache_dir: Path | None = None,
 ) -> OptimizeResult:
-    """Search on train, select on dev; `bench.program` ends up as the chosen program."""
+    """Search on train, select on dev; `bench.program` ends up as the chosen program.
+
+    With `cache_dir` (RAG_CACHE_DIR) every evaluation keeps its scores and embeddings there,
+    as `workbench eval` does: candidates ask mostly the same queries and give mostly the same
+    answers, so only what a candidate changes is embedded and scored again."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
     unknown = set(stages) - set(STAGES)
@@ -234,7 +239,9 @@ def optimize(
         raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}: choose from {', '.join(STAGES)}")
     started = time.perf_counter()
     say = progress or (lambda message: None)
-    run = lambda cases: evaluate(bench, cases, concurrency=concurrency)  # noqa: E731
+    caches = ({"score_cache": Path(cache_dir) / "scores.json", "embedding_cache": Path(cache_dir) / "embeddings.sqlite"}
+              if cache_dir is not None else {})
+    run = lambda cases: evaluate(bench, cases, concurrency=concurrency, **caches)  # noqa: E731
     calls_before = _lm_calls(bench)
 
     say("evaluating the unoptimized program on dev")

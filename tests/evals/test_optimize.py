@@ -141,3 +141,21 @@ def test_pruning_keeps_only_the_changes_dev_notices():
     assert sorted(reverted) == ["hybrid_alpha", "planner.label_margin"]
     assert program.params.hybrid_alpha == default.hybrid_alpha and program.params.top_k == 6
     assert evaluation.score == 0.9 and bench.program is program
+
+
+def test_caches_make_the_search_embed_less_and_choose_the_same(bench, tiny_dataset, tmp_path):
+    data = load_dataset(tiny_dataset, chunk_ids=[c.id for c in bench.store.chunks()])
+    splits = data.split("train"), data.split("dev"), data.split("test")
+    original, embedder = bench.program, bench.embedder
+    before = embedder.texts_embedded
+    plain = optimize(bench, *splits, budget=3, seed=3, concurrency=2)
+    plain_texts = embedder.texts_embedded - before
+    bench.program = original
+    before = embedder.texts_embedded
+    cached = optimize(bench, *splits, budget=3, seed=3, concurrency=2, cache_dir=tmp_path / "opt-cache")
+    cached_texts = embedder.texts_embedded - before
+    assert cached.chosen == plain.chosen and cached.kept == plain.kept
+    assert [t.train_score for t in cached.trials] == [t.train_score for t in plain.trials]
+    assert cached.after_dev.summary()["score"] == plain.after_dev.summary()["score"]
+    assert cached_texts < plain_texts / 2  # each query and answer embedded once, not once per candidate
+    assert (tmp_path / "opt-cache" / "embeddings.sqlite").exists() and (tmp_path / "opt-cache" / "scores.json").exists()
