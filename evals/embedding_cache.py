@@ -95,6 +95,8 @@ class CachingEmbedder:
         self.dim = inner.dim
 
     def __getattr__(self, attribute):  # e.g. a provider's own helpers
+        if attribute in ("inner", "cache"):  # not set yet (a copy being built): no recursion
+            raise AttributeError(attribute)
         return getattr(self.inner, attribute)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
