@@ -514,6 +514,8 @@ def optimize(
         line += (f"; held-out test {result.before_test.summary()['score']:.3f} → "
                  f"{result.after_test.summary()['score']:.3f}")
     console.print(f"{line}; chosen: {result.chosen}; {result.seconds:.0f} s")
+    if result.declined:
+        console.print(result.declined, highlight=False, soft_wrap=True)
     console.print(f"saved {out} and {report_path}")
 
 

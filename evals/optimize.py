@@ -61,6 +61,7 @@ class OptimizeResult:
     chosen: str = "unoptimized"
     kept: dict = field(default_factory=dict)  # the winner's changes that survived pruning: name → (old, new)
     reverted: list = field(default_factory=list)  # the changes pruning undid
+    declined: str = ""  # why the best candidate was not served (its gain was one dev cannot detect)
 
 
 def _score(evaluation: Evaluation) -> float:
@@ -81,6 +82,18 @@ def choose(contenders: Sequence[tuple[str, float, float]], min_gain: float = MIN
     close = [(calls, order, name) for order, (name, score, calls) in enumerate(contenders)
              if score >= best - min_gain]
     return min(close)[2]
+
+
+def detectable_gain(before: Evaluation, after: Evaluation, min_gain: float = MIN_GAIN) -> tuple[bool, str]:
+    """Whether `after` (a candidate, on dev) is better than `before` by more than dev can tell from
+    noise: a mean paired gain in score of at least the minimum detectable effect at this many dev
+    questions (the gate's MDE, evals/gate.py) and at least `min_gain`. With ~20 dev questions a
+    gain of a few thousandths is luck of the split, and serving it changes knobs for nothing."""
+    [c] = compare(after.frame, before.frame, ["score"])
+    needed = max(min_gain, c.mde if c.mde == c.mde else 0.0)
+    why = (f"dev score {c.baseline:.3f} → {c.current:.3f} (Δ {c.delta:+.4f}, 95% CI [{c.low:+.4f}, {c.high:+.4f}]) "
+           f"over {c.questions} questions; a gain dev can detect is at least {needed:.4f} (MDE {c.mde:.4f})")
+    return c.delta >= needed, why
 
 
 def sample_params(base, rng: random.Random, stages: Sequence[str]):
@@ -294,10 +307,19 @@ def optimize(
     kept, reverted = {}, []
     if optimizer == "random-search" and best_program is not original:
         best_program, after_dev, kept, reverted = prune(bench, original, best_program, run, dev, after_dev, say)
+    declined = ""
+    if best_program is not original and _lm_calls_per_question(after_dev) >= _lm_calls_per_question(before_dev):
+        # not cheaper: it has to be better, by more than dev can tell from noise
+        detectable, why = detectable_gain(before_dev, after_dev)
+        if not detectable:
+            declined = f"{chosen} not served: {why}"
+            say(declined)
+            best_program, after_dev, chosen = original, before_dev, "unoptimized"
     bench.program = best_program
     after_test = (run(test) if best_program is not original else before_test) if test else None
     return OptimizeResult(optimizer, list(stages), before_dev, after_dev, before_test, after_test, trials,
-                          time.perf_counter() - started, _lm_calls(bench) - calls_before, chosen, kept, reverted)
+                          time.perf_counter() - started, _lm_calls(bench) - calls_before, chosen, kept, reverted,
+                          declined)
 
 
 def _lm_calls(bench) -> int:
@@ -309,7 +331,9 @@ def _pruning_lines(result: OptimizeResult) -> list[str]:
         return []
     kept = [f"- `{name}`: {old} → {new}" for name, (old, new) in result.kept.items()] or ["- none"]
     return ["## Pruning", "", f"Each change of {result.chosen} was undone in turn on dev; an undo stayed when dev "
-            f"lost less than {MIN_GAIN} and no LM calls were added.", "", "Kept:", "", *kept, "",
+            f"lost less than {MIN_GAIN} and no LM calls were added."
+            + (" The pruned program was then not served (see above)." if result.declined else ""),
+            "", "Kept:", "", *kept, "",
             f"Undone: {', '.join(f'`{n}`' for n in result.reverted) or 'none'}", ""]
 
 
@@ -341,10 +365,12 @@ def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path
         "# Optimization report", "",
         f"- optimizer: `{result.optimizer}`; stages: {', '.join(result.stages)}",
         f"- chosen: **{result.chosen}**, saved to `{program_path}`",
+        *([f"- {result.declined}"] if result.declined else []),
         f"- time: {result.seconds:.0f} s; LM calls made: {result.lm_calls}",
         "- candidates are compiled on train and selected on dev; test is reported, never used to choose",
         f"- selection: dev scores within {MIN_GAIN} of the best count as equal; among those the fewest LM calls "
-        "per question wins, the unoptimized program on a tie (it competes too)",
+        "per question wins, the unoptimized program on a tie (it competes too); a winner that is not cheaper is "
+        "served only when its dev gain is at least the score's minimum detectable effect on dev",
         f"- LM calls per dev question: {before_calls:.2f} → {after_calls:.2f}",
         "", "## Trials", "", _markdown_table(trials) if len(trials) else "(none)", "",
         *_pruning_lines(result),

@@ -159,3 +159,25 @@ def test_caches_make_the_search_embed_less_and_choose_the_same(bench, tiny_datas
     assert cached.after_dev.summary()["score"] == plain.after_dev.summary()["score"]
     assert cached_texts < plain_texts / 2  # each query and answer embedded once, not once per candidate
     assert (tmp_path / "opt-cache" / "embeddings.sqlite").exists() and (tmp_path / "opt-cache" / "scores.json").exists()
+
+
+def test_a_gain_dev_cannot_detect_does_not_replace_the_served_program():
+    import numpy as np
+    import pandas as pd
+
+    from evals.optimize import detectable_gain
+    from evals.runner import Evaluation
+
+    def run(scores):
+        n = len(scores)
+        return Evaluation(pd.DataFrame({"id": [f"q{i}" for i in range(n)], "question": [f"q{i}?" for i in range(n)],
+                                        "score": scores}))
+
+    rng = np.random.default_rng(0)
+    before = rng.uniform(0.6, 1.0, 19)
+    lucky = before.copy()
+    lucky[[2, 7]] += [0.05, 0.03]  # +0.004 on average: what the second corpus's dev split showed
+    served, why = detectable_gain(run(before), run(lucky))
+    assert not served and "MDE" in why and "19 questions" in why
+    better = before + 0.05 + rng.normal(0, 0.01, 19)  # every question gains
+    assert detectable_gain(run(before), run(better))[0]
