@@ -46,7 +46,7 @@ STAGE_FIELDS = "core,basic,io"
 STAGES = ("rewrite", "plan", "generate")
 PAGE_SIZE = 100
 MAX_TRACED_CHARS = 2000  # pipeline/tracing.py: MAX_TEXT, texts longer are cut and end with "…"
-CATEGORY_OF_LABEL = {"greeting": "greeting", "identity": "identity", "off_topic": "off-topic",
+CATEGORY_OF_LABEL = {"greeting": "greeting", "thanks": "greeting", "identity": "identity", "off_topic": "off-topic",
                      "injection": "prompt-injection"}
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 
