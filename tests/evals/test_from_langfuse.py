@@ -121,8 +121,8 @@ def test_production_questions_become_draft_cases_that_pass_check(env, production
     first = cases["where did you  study robotics?"]
     assert first["draft"] is True and first["split"] == "train" and first["history"] == []
     assert first["reference_answer"] == "I studied robotics at Zephyr Institute, see Education."  # production's
-    assert first["reference_contexts"] and all(
-        isinstance(r, dict) and set(r) == {"source", "heading"} or isinstance(r, str) for r in first["reference_contexts"])
+    references = first["reference_contexts"]
+    assert references and all(isinstance(r, str) or set(r) == {"source", "heading"} for r in references)
     assert first["expected_relevant"] is True and first["expected_retrieval"] is True
     assert first["expected_doc_types"] == ["education"]  # the production plan's
     assert first["langfuse"]["asked"] == 2 and first["langfuse"]["endpoint"] == "chat"
