@@ -52,6 +52,7 @@ class DigitalTwin(dspy.Module):
         self.capabilities = capabilities or LMCapabilities()
         self.doc_types = list(doc_types)
         self.cache_dir = cache_dir
+        self.korean_site = site_language(store) == "ko"
         self._assemble()
 
     def _assemble(self) -> None:
@@ -59,7 +60,7 @@ class DigitalTwin(dspy.Module):
         self.knowledge: Knowledge = load_knowledge(self.params.lang_overrides)
         self.replies = Replies(self.knowledge, self.persona)
         self.signals = SignalPlanner(self.embedder, self.knowledge, self.cache_dir)
-        self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities)
+        self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site)
         self.plan = PlanStage(self.signals, self.knowledge, self.persona, self.capabilities, self.doc_types)
         self.retrieve = Retrieve(self.store, self.knowledge)
         self.generate = Generate(self.knowledge, self.persona, self.replies, self.capabilities)
@@ -135,7 +136,7 @@ class DigitalTwin(dspy.Module):
         import copy
 
         shared = {"store", "embedder", "persona", "capabilities", "doc_types", "cache_dir", "knowledge", "replies",
-                  "signals"}
+                  "signals", "korean_site"}
         new = self.__class__.__new__(self.__class__)
         for key, value in self.__dict__.items():
             new.__dict__[key] = value if key in shared else copy.deepcopy(value, memo)
@@ -161,6 +162,15 @@ class DigitalTwin(dspy.Module):
         for name, predictor in self.named_predictors():  # one the file lacks keeps its current state
             state.setdefault(name, predictor.dump_state())
         return super().load_state(state, *args, **kwargs)
+
+
+def site_language(store: SearchIndex) -> str:
+    """The language most of the site is written in (en | ko), from its chunks' text."""
+    try:
+        text = " ".join(c.text for c in store.chunks())
+    except (ProviderError, AttributeError):
+        return "en"
+    return detect_language(text) if text else "en"
 
 
 def migrate_params(saved: dict) -> ProgramParams:
