@@ -45,7 +45,7 @@ DECIMALS = 4  # baselines are written, and runs compared, at this precision: re-
 # wall-clock figures differ on every run and are not gated: a baseline without them does not churn
 WALL_CLOCK = ("latency_ms", "seconds", "latency_ms_p50", "latency_ms_p95", "stage_ms_p50")
 # a run's own verdict, not part of what later runs are held against
-RUN_ONLY = ("gate", "regressions", "probable_regressions")
+RUN_ONLY = ("gate", "regressions", "probable_regressions", "git_commit")  # not stored in a baseline
 # settings a run records; when they differ from the baseline's, the gate says so before its verdict
 PROVENANCE = ("dataset", "dataset_sha256", "program", "program_sha256", "lm", "judge", "embedder", "vector_store",
               "retrieval_mode", "top_k", "index_chunks", "index_sha256")

@@ -17,6 +17,24 @@ import pandas as pd
 from evals.dataset import Case, Dataset
 
 
+def git_commit(root: Path | None = None) -> str | None:
+    """The checkout's commit, with "+dirty" when files differ from it (None outside a git checkout).
+    A run records it; a baseline does not (it would change with every commit)."""
+    import subprocess
+
+    cwd = root or Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def shown_path(path: Path | str) -> str:
     """Relative to the working directory when under it, so a record names no one machine's folders."""
     resolved = Path(path).resolve()
@@ -57,6 +75,7 @@ def record(settings, bench, dataset: Dataset, top_k: int | None) -> dict:
         "top_k_from": "--top-k" if top_k is not None else "program",
         "program_fingerprint": getattr(bench, "program_fingerprint", None),
         "index_fingerprint": getattr(bench, "index_fingerprint", None),
+        "git_commit": git_commit(),
         "index_chunks": len(chunks),
         "index_sha256": index_sha256(chunks),
     }
@@ -74,4 +93,6 @@ def header(summary: dict) -> str:
     return (f"split={summary.get('split')} dataset={summary.get('dataset')} program={summary.get('program')} "
             f"lm={summary.get('lm')} retrieval={summary.get('retrieval_mode')} "
             f"top_k={'?' if top_k is None else top_k}"
-            + (" (off)" if top_k == 0 else "") + f" embedder={summary.get('embedder')}")
+            + (" (off)" if top_k == 0 else "") + f" embedder={summary.get('embedder')}"
+            + f" program#={summary.get('program_fingerprint')} index#={summary.get('index_fingerprint')}"
+            + f" commit={summary.get('git_commit')}")

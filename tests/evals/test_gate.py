@@ -214,3 +214,20 @@ def test_a_value_on_a_rounding_edge_is_written_as_the_run_is_compared(tmp_path):
     path = save_baseline(run, SUMMARY, ["rouge_l"], tmp_path / "b.json")
     (c,) = compare(run, load_baseline(path)[0], ["rouge_l"], CONFIG)
     assert c.delta == 0 and c.mde_method.startswith("unpaired bound")
+
+
+def test_a_run_records_its_git_commit_but_a_baseline_does_not(tmp_path):
+    import json
+    import subprocess
+
+    import pandas as pd
+
+    from evals.gate import save_baseline
+    from evals.provenance import git_commit
+
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert git_commit().removesuffix("+dirty") == head
+    assert git_commit(tmp_path) is None  # not a checkout
+    frame = pd.DataFrame({"id": ["q1"], "question": ["q"], "score": [1.0]})
+    path = save_baseline(frame, {"split": "test", "git_commit": git_commit()}, ["score"], tmp_path / "b.json")
+    assert "git_commit" not in json.loads(path.read_text())["summary"]
