@@ -63,7 +63,8 @@ class DigitalTwin(dspy.Module):
         self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site)
         self.plan = PlanStage(self.signals, self.knowledge, self.persona, self.capabilities, self.doc_types)
         self.retrieve = Retrieve(self.store, self.knowledge)
-        self.generate = Generate(self.knowledge, self.persona, self.replies, self.capabilities)
+        self.generate = Generate(self.knowledge, self.persona, self.replies, self.capabilities,
+                                 site_language="ko" if self.korean_site else "en")
 
     def forward(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
         p = self.params

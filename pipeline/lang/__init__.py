@@ -45,6 +45,7 @@ class Replies(BaseModel):
     unavailable: str
     found: str
     found_other_language: str
+    found_entries_other_language: str
     closest: str
     more_in: str
     topics_default: str

@@ -38,10 +38,12 @@ def format_passages(hits: Sequence[Hit]) -> str:
 
 
 class Generate(Stage):
-    shared = ("knowledge", "persona", "replies", "capabilities", "composer")
+    shared = ("knowledge", "persona", "replies", "capabilities", "composer", "site_language")
 
-    def __init__(self, knowledge: Knowledge, persona: Persona, replies: Replies, capabilities: LMCapabilities):
+    def __init__(self, knowledge: Knowledge, persona: Persona, replies: Replies, capabilities: LMCapabilities,
+                 site_language: str = "en"):
         super().__init__()
+        self.site_language = site_language
         self.predict = dspy.Predict(GenerateAnswer, max_tokens=MAX_TOKENS["generate"])
         self.frame = dspy.Predict(FrameAnswer, max_tokens=MAX_TOKENS["frame"])
         self.knowledge = knowledge
@@ -106,7 +108,9 @@ class Generate(Stage):
             return self.replies.say("closest", language)
         if written_in != language:
             other = self.knowledge.language_name(written_in, language)
-            return self.replies.say("found_other_language", language, other=other)
+            # "my site is written in Korean" only when it is; a few entries in the other language are just that
+            kind = "found_other_language" if written_in == self.site_language else "found_entries_other_language"
+            return self.replies.say(kind, language, other=other)
         if params.lead_from_lm and language == "en" and language in self.capabilities.languages:
             out = call_lm(self.frame, trace, question=query.message, facts=facts.text)
             lead = safe_lead(out.lead, facts.lines, query.message) if out is not None else None
