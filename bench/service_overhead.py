@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from bench.processes import embedded_env, free_port, stop
+from bench.processes import embedded_env, uvicorn_child
 from bench.stats import summarize
 from service import quiet_openmp
 
@@ -45,7 +44,6 @@ QUESTIONS = (
     "What do you teach?",
     "What programming languages do you use?",
 )
-_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ZeroLatencyEngine:
@@ -179,9 +177,6 @@ def measure_http(url: str, requests: int, concurrency: int) -> tuple[list[float]
 @contextmanager
 def serving(settings, timeout: float = 180.0) -> Iterator[str]:
     """uvicorn with the benchmark app in a child process on 127.0.0.1; yields its URL."""
-    import httpx
-
-    port = free_port()
     env = embedded_env(**{
         "RAG_INDEX_DIR": str(settings.index_dir), "RAG_CACHE_DIR": str(settings.cache_dir),
         "RAG_PROGRAM": str(settings.program_path), "RAG_CORPUS_DIR": str(settings.corpus_dir),
@@ -190,29 +185,8 @@ def serving(settings, timeout: float = 180.0) -> Iterator[str]:
         # the same explicit overrides of the program's parameters, if any
         **{f"RAG_{name.upper()}": str(value) for name, value in settings.program_overrides.items()},
     })
-    command = [sys.executable, "-m", "uvicorn", "bench.service_overhead:create_bench_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-               "--no-proxy-headers"]
-    child = subprocess.Popen(command, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if child.poll() is not None:
-                raise RuntimeError(f"the benchmark server exited ({child.returncode}): "
-                                   f"{(child.stderr.read() or '').strip()[-800:]}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark server was not ready within {timeout:.0f} s")
-            time.sleep(0.2)
+    with uvicorn_child("bench.service_overhead:create_bench_app", env, timeout) as url:
         yield url
-    finally:
-        stop(child)
 
 
 def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[int, ...] = (8, 32),
