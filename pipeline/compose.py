@@ -106,7 +106,7 @@ class Composer:
         fields = k.asked_fields(message)
         now = k.asks_now(message)
         if k.asks_list(message) and len(hits) > 1:
-            return self._entries(hits, wanted, fields, now, limit)
+            return self._entries(hits, wanted, fields, now, limit, detect_language(message))
         lines: list[str] = []
         used = 0
         answers = False
@@ -152,12 +152,16 @@ class Composer:
             return False
         return any(asked >= 2 or overlap >= min(2, max(1, wanted)) for asked, overlap in scores)
 
-    def _entries(self, hits: Sequence[Hit], wanted: set[str], fields: list[str], now: bool, limit: int) -> Facts:
+    def _entries(self, hits: Sequence[Hit], wanted: set[str], fields: list[str], now: bool, limit: int,
+                 language: str) -> Facts:
         """"What awards have you won?": several entries, each its heading and its best field."""
         lines: list[str] = []
         used = 0
         section = hits[0].chunk.doc_type  # entries of one kind: the top hit's section
-        hits = [h for h in hits if h.chunk.doc_type == section]
+        # the visitor's own language first: a list of a mostly English site's papers for an English
+        # visitor should not open with its two Korean ones (each group keeps its rank order)
+        hits = sorted((h for h in hits if h.chunk.doc_type == section),
+                      key=lambda h: detect_language(h.chunk.title) != language)
         for hit in hits[:MAX_LIST_ENTRIES]:
             units = [u for u in _units(hit.chunk.text) if u != hit.chunk.title and _FIELD_LINE.match(u)]
             scored = sorted(units, key=lambda u: tuple(-x for x in self._score(u, wanted, fields, now)))
@@ -172,4 +176,5 @@ class Composer:
         return Facts(lines, answers or bool(lines), False)
 
     def language_of(self, facts: Facts) -> str:
-        return detect_language(facts.text)
+        """The language the quoted facts open in (what the frame sentence introduces)."""
+        return detect_language(facts.lines[0]) if facts.lines else "en"
