@@ -89,8 +89,9 @@ def ingest(
     index: Optional[Path] = IndexOption,
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed everything again."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every file read, with its reader and page."),
 ) -> None:
-    """Read a folder of markdown/JSON content and sync it into the index."""
+    """Read a site (its repository root or any folder in it: Jekyll, Hugo, Astro or plain) into the index."""
     from rich.markup import escape
 
     from pipeline.corpus import MAX_CHUNK_CHARS, CorpusError
@@ -126,20 +127,25 @@ def ingest(
     except OSError as exc:
         fail_os(exc, settings)
     # file names are the corpus author's: escaped, so "[/b].md" is not read as markup
+    if verbose and not as_json:
+        for read in report.read:
+            err.print(f"[green]read[/] {escape(read.path)} ({read.reader}, {read.chunks} chunks"
+                      + (f", {escape(read.url)}" if read.url else "") + ")")
     for skipped in report.skipped:
         err.print(f"[yellow]skipped[/] {escape(skipped.path)}: {escape(skipped.reason)}")
     for split in report.split:
         err.print(f"[dim]split[/] {escape(split.source)}#{escape(split.anchor)}: {split.parts} chunks "
                   f"of at most {MAX_CHUNK_CHARS} characters")
     if as_json:
-        data = {k: v for k, v in report.__dict__.items() if k not in ("skipped", "split")}
+        data = {k: v for k, v in report.__dict__.items() if k not in ("skipped", "split", "read")}
+        data["read"] = [r.__dict__ for r in report.read]
         data["skipped"] = [s.__dict__ for s in report.skipped]
         data["split"] = [s.__dict__ for s in report.split]
         data["chunks_per_second"] = report.chunks_per_second
         print(json.dumps(data))
         return
     table = Table("files", "chunks", "new", "updated", "deleted", "unchanged", "skipped", "seconds",
-                  title=f"ingested {corpus_dir}")
+                  title=f"ingested {corpus_dir} ({report.layout} layout)")
     table.add_row(*(str(x) for x in (report.files, report.chunks, report.new, report.updated, report.deleted,
                                      report.unchanged, len(report.skipped))), f"{report.seconds:.1f}")
     console.print(table)

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.corpus import SkippedFile, SplitSection, load_corpus
+from pipeline.corpus import ReadFile, SkippedFile, SplitSection, load_corpus
 from pipeline.providers.base import Embedder, IndexMismatchError, VectorStore
 from pipeline.text import KEYWORDS_VERSION
 
@@ -20,6 +20,7 @@ Progress = Callable[[int, int], None]
 @dataclass
 class IngestReport:
     corpus: str
+    layout: str = "plain"
     files: int = 0
     chunks: int = 0
     new: int = 0
@@ -28,6 +29,7 @@ class IngestReport:
     unchanged: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    read: list[ReadFile] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     split: list[SplitSection] = field(default_factory=list)
 
@@ -48,7 +50,9 @@ def ingest(
     """Bring `store` in line with `corpus_dir`; unchanged chunks are not re-embedded."""
     started = time.perf_counter()
     corpus = load_corpus(corpus_dir)
-    report = IngestReport(corpus=str(corpus_dir), files=len(corpus.files), chunks=len(corpus.chunks))
+    report = IngestReport(corpus=str(corpus_dir), layout=corpus.layout, files=len(corpus.read),
+                          chunks=len(corpus.chunks))
+    report.read = corpus.read
     report.skipped = corpus.skipped
     report.split = corpus.split
 

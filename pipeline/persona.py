@@ -106,7 +106,7 @@ def load_persona(corpus_dir: Path | None) -> Persona:
         if len(raw) > MAX_PERSONA_BYTES:
             raise PersonaError(f"{path}: too large ({len(raw) // 1024} KB; a persona is at most "
                                f"{MAX_PERSONA_BYTES // 1024} KB)")
-        data = load_yaml(raw.decode("utf-8")) or {}
+        data = load_yaml(raw.decode("utf-8"), aliases=False) or {}
     except UnsafeYAMLError as exc:
         raise PersonaError(f"{path}: {exc}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

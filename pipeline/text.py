@@ -17,9 +17,9 @@ _CLITIC = re.compile(r"(?<=[a-z])(?:n['\u2019]t|['\u2019](?:s|t|re|ve|ll|d|m))(?
 # dotted abbreviations become one word, so "Ph.D." and "PhD" match: "m.s." → "ms", "ph.d." → "phd"
 _DOTTED = re.compile(r"(?<![\w.])(?:[a-z]{1,2}\.)+[a-z]{1,2}\.?(?![\w])")
 
-# bump when keyword_fields or a store's keyword columns change: stored keyword indexes must then be
-# rebuilt (`workbench ingest` does it)
-KEYWORDS_VERSION = 4
+# bump when keyword_fields or a store's columns change: stored indexes must then be
+# rebuilt (`workbench ingest` does it); 5: chunks carry the page `url` they are read on
+KEYWORDS_VERSION = 5
 
 STOPWORDS = frozenset(
     """a an the and or of to in on at for from by with about as is are was were be been being do does did

@@ -74,16 +74,19 @@ class Source:
     doc_type: str
     score: float
     anchor: str = ""
+    url: str = ""  # the site page it is read on ("" when the layout cannot tell)
+    page: str = ""  # that page's title
 
     @classmethod
     def of(cls, hit: Hit) -> "Source":
         c = hit.chunk
         # plain text: a widget may put titles into the page as HTML
-        return cls(c.id, c.source, to_plain_text(c.title), c.doc_type, hit.score, c.anchor)
+        return cls(c.id, c.source, to_plain_text(c.title), c.doc_type, hit.score, c.anchor, c.url,
+                   to_plain_text(c.page_title.split(" / ")[0]))
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "source": self.source, "title": self.title, "doc_type": self.doc_type,
-                "score": round(self.score, 4), "anchor": self.anchor}
+                "score": round(self.score, 4), "anchor": self.anchor, "url": self.url, "page": self.page}
 
 
 @dataclass

@@ -96,6 +96,8 @@ def build_models(settings: Settings):
         score: float
         id: str
         anchor: str
+        url: str = Field("", description="The site page the passage is read on ('' when the layout cannot tell).")
+        page: str = Field("", description="That page's title.")
 
     class ChatResponse(BaseModel):
         response: str = Field(description="What the page renders: escaped text, site-map labels as anchors.")

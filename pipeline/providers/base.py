@@ -44,6 +44,7 @@ class Chunk:
     text: str
     page_title: str = ""
     content_hash: str = ""
+    url: str = ""  # the site page it is read on ("" when the layout cannot tell)
 
     @property
     def embed_text(self) -> str:

@@ -21,7 +21,7 @@ from pipeline.text import KEYWORDS_VERSION, keyword_fields
 
 TABLE = "chunks"
 MANIFEST = "manifest.json"
-_META = ("id", "source", "doc_type", "title", "anchor", "page_title", "text", "content_hash")
+_META = ("id", "source", "doc_type", "title", "anchor", "page_title", "text", "content_hash", "url")
 # the full-text fields: words, and Korean character bigrams in a field of their own (see keyword_fields)
 _KEYWORD_FIELDS = ("keywords", "keyword_bigrams")
 # 250k x 384 float32 vectors is about 370 MB of memory: beyond, let LanceDB scan

@@ -17,7 +17,7 @@ DELETE_BATCH = 1000  # ids per delete request (the service's limit)
 FETCH_BATCH = 100  # ids per fetch request ...
 FETCH_URL_BUDGET = 6000  # ... and at most this many characters of ids in its query string
 MAX_ID = 512
-_META = ("source", "doc_type", "title", "anchor", "page_title", "text", "content_hash")
+_META = ("source", "doc_type", "title", "anchor", "page_title", "text", "content_hash", "url")
 # everything printable in ASCII except '%' stays as it is; the rest is percent-encoded
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 

@@ -52,7 +52,7 @@ def test_other_embedder_needs_rebuild(mini_corpus, store, hash_embedder):
 
 
 def test_skipped_files_are_in_the_report(mini_corpus, store, hash_embedder):
-    (mini_corpus / "draft.md").write_text("no front matter")
+    (mini_corpus / "draft.md").write_text("---\ntitle: [unclosed\n---\ntext\n")
     report = ingest(mini_corpus, store, hash_embedder)
     assert [(s.path, "front matter" in s.reason) for s in report.skipped] == [("draft.md", True)]
 
