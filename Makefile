@@ -52,15 +52,23 @@ accept: install
 	$(WB) accept --mode hybrid
 	$(WB) accept --mode dense
 
-## the regression gate: evaluate the test split against datasets/baseline.json
+## the fixture sites of datasets/sites/<name>/ (site/, questions.jsonl, baseline.json), one per layout
+SITES := alfolio academicpages hugoblox hugo-ko
+SITE_EVAL = $(WB) ingest datasets/sites/$$s/site --index .data/sites/$$s > /dev/null && \
+	$(WB) eval --split test --index .data/sites/$$s --dataset datasets/sites/$$s/questions.jsonl \
+	--baseline datasets/sites/$$s/baseline.json
+
+## the regression gate: the demo's test split (single questions and as one chat), then each fixture site's
 eval: install
 	$(WB) eval --split test
 	$(WB) eval --split test --conversation
+	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) || exit 1; done
 
-## rewrite the committed baseline on purpose (commit datasets/baseline.json afterwards)
+## rewrite the committed baselines on purpose (commit datasets/**/baseline*.json afterwards)
 eval-baseline: install
 	$(WB) eval --split test --write-baseline
 	$(WB) eval --split test --conversation --write-baseline
+	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) --write-baseline || exit 1; done
 
 ## compile the program on train, select on dev, save artifacts/program.json (+ optimize-report.md)
 optimize: install

@@ -731,6 +731,30 @@ def chunks(
     err.print('[dim]a reference context is {"source": SOURCE, "heading": HEADING} or the id itself[/]')
 
 
+persona_app = typer.Typer(help="Who the twin speaks as: persona.yaml.", no_args_is_help=True)
+app.add_typer(persona_app, name="persona")
+
+
+@persona_app.command("draft")
+def persona_draft(
+    path: Path = typer.Argument(..., help="Your site's folder (its repository root or content folder)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write it (default: PATH/persona.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing persona.yaml."),
+) -> None:
+    """Draft persona.yaml from the site's own configuration, profile data and menus, for you to review."""
+    from pipeline.corpus.owner import draft_persona, persona_yaml
+
+    if not path.is_dir():
+        fail(f"{path} is not a folder: pass your site's folder")
+    target = out or path / "persona.yaml"
+    if target.exists() and not force:
+        fail(f"{target} exists: pass --force to overwrite it, or --out to write elsewhere")
+    text = persona_yaml(draft_persona(path))
+    target.write_text(text, encoding="utf-8")
+    console.print(text, markup=False, highlight=False)
+    err.print(f"wrote {target}: review it (name, summary, site_map), then run `workbench ingest {path}`")
+
+
 dataset_app = typer.Typer(help="Write and check a question dataset for your own content.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 

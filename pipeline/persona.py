@@ -89,7 +89,8 @@ def _problem(data: dict, error: dict) -> str:
 
 
 def load_persona(corpus_dir: Path | None) -> Persona:
-    """The corpus's persona, or a neutral one when the file is absent."""
+    """The corpus's persona.yaml; without one, a persona drafted from the site's own files
+    (its configuration, profile data and menus), or a neutral one."""
     if corpus_dir is None:
         return Persona()
     for name in ("persona.yaml", "persona.yml"):
@@ -97,7 +98,11 @@ def load_persona(corpus_dir: Path | None) -> Persona:
         if path.exists():
             break
     else:
-        return Persona()
+        if not Path(corpus_dir).is_dir():
+            return Persona()
+        from pipeline.corpus.owner import draft_persona
+
+        return draft_persona(Path(corpus_dir))
     # the corpus's own rule (pipeline.corpus): a link out of the folder is not read
     if path.is_symlink() and not path.resolve().is_relative_to(Path(corpus_dir).resolve()):
         raise PersonaError(f"{path}: symlink leaves the corpus folder (copy the file into it)")

@@ -44,12 +44,11 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\.\d+)?\s*(
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_-]*$")
 _CODE_VALUED = {"type", "category", "collection", "kind", "categories"}
 
-# the item's name, in the order a visitor would recognise it by
-_NAMES = ("title", "name", "position", "role", "degree", "studytype", "award", "label", "event", "language",
-          "network", "summary")
+# the item's name, in the order a visitor would recognise it by; a role or degree is named with where
+_NAMES = ("title", "name", "award", "label", "event", "language", "network", "summary")
+_ROLES = ("position", "role", "degree", "studytype")
 # where it was, appended to a role or a degree ("Research Intern, Acme Labs")
 _PLACES = ("company", "institution", "organization", "organisation", "org", "employer", "school", "university")
-_ROLE_NAMES = {"position", "role", "degree", "studytype"}
 # start/end pairs shown as one "Dates" line
 _DATE_PAIRS = (("startdate", "enddate"), ("start_date", "end_date"), ("date_start", "date_end"),
                ("start", "end"), ("from", "to"))
@@ -67,6 +66,8 @@ _PAIR_KEYS = ({"name", "value"}, {"label", "details"}, {"key", "value"})
 SHORT = 80
 # wrappers whose name is not a heading: their keys are the sections (Astro profile data, RenderCV)
 _TRANSPARENT = {"sections", "cv"}
+# list keys that name nothing: their entry takes the title of the record they are in
+_GENERIC = {"items", "entries", "list", "values", "content", "details", "contents"}
 
 
 class DataError(ValueError):
@@ -107,22 +108,32 @@ def theme_key(key: str, value: Any) -> bool:
     return False
 
 
+def _small_record(value: Any) -> str | None:
+    """A record of at most three short values as one line ("English: Native, 5"); None if it is more,
+    or if it is a job, a degree or anything dated (those are entries of their own)."""
+    if not isinstance(value, dict) or not all(_scalar(v) for v in value.values()):
+        return None
+    keys = {str(k).lower() for k in value}
+    if keys & {*_ROLES, *_PLACES, "date", "year"} or _dates(value)[0]:
+        return None
+    shown = [_text(v) for k, v in value.items() if not theme_key(k, v) and _text(v)]
+    if not shown or len(shown) > 3 or any(len(v) > SHORT for v in shown):
+        return None
+    return shown[0] + (f": {', '.join(shown[1:])}" if len(shown) > 1 else "")
+
+
 def _inline_list(values: list) -> str | None:
-    """A list of words or short records on one line; None when it is too long for one."""
+    """A list of words on one line; None when it holds records or is too long for one."""
     parts = []
     for value in values:
         if _scalar(value):
             parts.append(_text(value))
-        elif isinstance(value, dict) and all(_scalar(v) for v in value.values()):
-            shown = [_text(v) for k, v in value.items() if not theme_key(k, v) and _text(v)]
-            if len(shown) > 3:
-                return None
-            parts.append(" ".join(shown))
         else:
             return None
     parts = [p for p in parts if p]
     line = ", ".join(parts)
-    return line if all(len(p) <= SHORT for p in parts) and "\n" not in line else None
+    # words and names stay on one line; sentences (a CV's highlights) each get their own
+    return line if all(len(p) <= 40 and len(p.split()) <= 4 for p in parts) and "\n" not in line else None
 
 
 def _pair(item: Any) -> tuple[str, str] | None:
@@ -146,18 +157,20 @@ def _is_section(value: Any) -> bool:
 
 
 def identify(item: dict) -> str:
-    """The record's most identifying text: its name, and for a role or degree, where."""
-    fields = {str(k).lower(): v for k, v in item.items() if _scalar(v) and _text(v)}
+    """The record's most identifying text: its role or title, and where ("Research Intern, Acme Labs");
+    else its name."""
+    fields = {str(k).lower(): _text(v) for k, v in item.items() if _scalar(v) and _text(v)}
     if isinstance(item.get("content"), dict) and not any(n in fields for n in _NAMES):
         return identify(item["content"])
-    name_key = next((n for n in _NAMES if n in fields), None)
-    place = next((_text(fields[p]) for p in _PLACES if p in fields), "")
-    if name_key is None:
-        return plain_title(place)
-    name = plain_title(_text(fields[name_key]))
-    if place and place != name and (name_key in _ROLE_NAMES or name_key == "title"):
-        return plain_title(f"{name}, {place}")
-    return name
+    role = next((fields[k] for k in _ROLES if k in fields), "")
+    place = next((fields[k] for k in _PLACES if k in fields), "")
+    title = next((fields[k] for k in _NAMES if k in fields), "")
+    if role:
+        where = place or fields.get("name", "")
+        return plain_title(f"{role}, {where}" if where and where != role else role)
+    if title:
+        return plain_title(f"{title}, {place}" if place and place != title and "title" in fields else title)
+    return plain_title(place)
 
 
 def _dates(item: dict) -> tuple[str | None, set[str]]:
@@ -242,11 +255,14 @@ def section_entries(key: str, value: Any, context: list[str], doc_type: str = ""
     inner = context if key.lower() in _TRANSPARENT else context + [label]
     entries: list[Entry] = []
     loose: list[str] = []
+    if key.lower() in _GENERIC and context:
+        label = context[-1]
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, dict):
             pair = _pair(item)
-            if pair:
-                loose.append(f"{pair[0]}: {pair[1]}")
+            small = None if pair else _small_record(item)
+            if pair or small:
+                loose.append(f"{pair[0]}: {pair[1]}" if pair else small)
             else:
                 entries += record_entries(item, identify(item) or label, inner, section_type)
         elif isinstance(item, list):
