@@ -5,6 +5,7 @@ Sections (`--only` picks some):
     service     POST /api/chat over HTTP ÷ the same pipeline in-process (bench.service_overhead)
     retrieval   the embedded store at 1k/10k/100k chunks ÷ exact NumPy search (bench.retrieval_scale)
     ingestion   `workbench ingest` ÷ the embedder alone; re-ingest ÷ ingest (bench.ingestion)
+    bulk        a 1,000-entry .bib and a 5,000-item JSON Resume: ingest ÷ the embedder (bench.bulk_data)
     eval        `workbench eval` cold vs LM cache warm, and by concurrency (bench.evaluation)
     startup     `workbench serve` to the first answer, and peak RSS (bench.startup)
     noisy       a visitor's p50 beside one sending max-size messages at the rate limit ÷ alone
@@ -23,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-SECTIONS = ("service", "retrieval", "ingestion", "eval", "startup", "noisy")
+SECTIONS = ("service", "retrieval", "ingestion", "bulk", "eval", "startup", "noisy")
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,14 @@ class Plan:
     eval_limit: int | None = None  # None: the whole split
     eval_concurrency: tuple[int, ...] = (1, 2, 4)
     startup_questions: int = 8
+    bulk: tuple[int, int] = (1000, 5000)  # .bib entries, JSON Resume items
     noisy_duration: float = 30.0  # seconds of the victim alone, then as long beside the noisy one
 
 
 FULL = Plan()
 QUICK = Plan(requests=16, levels=(8, 32), rounds=1, sizes=(1_000, 10_000), queries=100,
              ingest_files=2, eval_limit=6, eval_concurrency=(1, 4),
-             startup_questions=3, noisy_duration=10.0)
+             startup_questions=3, noisy_duration=10.0, bulk=(200, 1000))
 
 
 def run(index_dir: Path, corpus_dir: Path, plan: Plan, sections=SECTIONS,
@@ -69,6 +71,13 @@ def run(index_dir: Path, corpus_dir: Path, plan: Plan, sections=SECTIONS,
 
         result["ingestion"] = ingestion.run(corpus_dir, files=ingestion.first_files(corpus_dir, plan.ingest_files),
                                             progress=progress)
+    if "bulk" in sections:
+        from bench import bulk_data
+        from pipeline.factory import make_embedder
+        from pipeline.settings import Settings
+
+        progress(f"bulk data: a {plan.bulk[0]}-entry .bib and a {plan.bulk[1]}-item JSON Resume")
+        result["bulk"] = bulk_data.run(make_embedder(Settings()), *plan.bulk)
     if "eval" in sections:
         from bench import evaluation
 
@@ -98,6 +107,7 @@ def headline(result: dict) -> dict:
     evaluation = result.get("eval") or {}
     startup = result.get("startup") or {}
     noisy = result.get("noisy") or {}
+    bulk = result.get("bulk") or {}
     rps = {}
     if service:
         rps["1"] = {k: service["sequential"][k]["requests_per_s"] for k in ("inprocess", "http")}
@@ -110,6 +120,7 @@ def headline(result: dict) -> dict:
         "retrieval_p50_ratio_vs_exact": retrieval.get("retrieval_p50_ratio_vs_exact"),
         "ingest_ratio_vs_embedder": ingestion.get("ingest_ratio_vs_embedder"),
         "reingest_ratio": ingestion.get("reingest_ratio"),
+        "bulk_ingest_ratio": bulk.get("bulk_ingest_ratio"),
         "eval_questions_per_s_cold": (evaluation.get("cold") or {}).get("questions_per_s"),
         "eval_questions_per_s_warm": (evaluation.get("warm") or {}).get("questions_per_s"),
         "eval_warm_speedup": evaluation.get("warm_speedup"),
@@ -126,6 +137,7 @@ GOALS = {  # figure: (comparison, goal)
     "retrieval_p50_ratio_vs_exact": ("≤", 2.0),
     "ingest_ratio_vs_embedder": ("≥", 0.8),
     "reingest_ratio": ("<", 0.1),
+    "bulk_ingest_ratio": ("<", 2.0),
     "noisy_neighbour_p50_ratio": ("≤", 2.0),
 }
 
