@@ -57,8 +57,8 @@ class Jekyll(Layout):
             return BUILT.get(top) or BUILT[pure.name]
         if top in THEME and len(pure.parts) == 1:
             return THEME[top]
-        if top == "assets" and (len(pure.parts) == 1 and False or (len(pure.parts) > 1 and pure.parts[1] != "json")):
-            return "theme assets"
+        if top == "assets" and len(pure.parts) > 1 and pure.parts[1] != "json":
+            return "theme assets"  # al-folio's JSON Resume lives in assets/json/
         return None
 
     def place(self, path: str, source: str) -> Document | str:
