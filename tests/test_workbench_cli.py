@@ -44,10 +44,11 @@ def test_ingest_reports_a_missing_folder_clearly(env, tmp_path):
 
 def test_ingest_reports_a_folder_without_usable_files(env, tmp_path):
     (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "notes.md").write_text("no front matter here")
+    (tmp_path / "c" / "notes.txt").write_text("plain notes")
+    (tmp_path / "c" / "page.md").write_text("---\ntitle: [unclosed\n---\ntext\n")
     result = runner.invoke(app, ["ingest", str(tmp_path / "c"), "--index", str(tmp_path / "i")])
     assert result.exit_code == 1
-    assert "no usable markdown" in result.output and "notes.md" in result.output
+    assert "no readable page or data file" in result.output and "notes.txt" in result.output
 
 
 @pytest.mark.model

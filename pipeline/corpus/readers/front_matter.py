@@ -17,7 +17,7 @@ import yaml
 from frontmatter.default_handlers import BaseHandler, JSONHandler, YAMLHandler
 
 from pipeline.corpus.model import Document, Page
-from pipeline.corpus.readers.data import record_entries
+from pipeline.corpus.readers.data import THEME_KEYS, record_entries
 from pipeline.corpus.text import plain_title, slugify
 from pipeline.safe_yaml import UnsafeYAMLError, load_yaml
 
@@ -87,6 +87,19 @@ def _unpublished(meta: dict) -> str:
     if meta.get("draft") is True:
         return "a draft (draft: true)"
     return ""
+
+
+# fields that describe a page rather than state facts of their own
+SUMMARY_FIELDS = {"description", "summary", "excerpt", "subtitle", "date", "tags", "categories", "keywords",
+                  "lastmod", "author", "authors"}
+
+
+def only_summary(page: Page) -> bool:
+    """Whether the page's front-matter record holds only summary fields (or there is none)."""
+    if not page.entries or page.entries[0].title:
+        return False
+    fields = {str(k).lower() for k in page.meta} - {"title", "linktitle"}
+    return fields <= SUMMARY_FIELDS | THEME_KEYS
 
 
 def page_of(text: str, document: Document, *, required: bool = False) -> tuple[Page, str]:

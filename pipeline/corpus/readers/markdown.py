@@ -12,7 +12,7 @@ import re
 
 from pipeline.corpus.model import Document, Entry, Page
 from pipeline.corpus.readers.blocks import entries_of, markdown_blocks
-from pipeline.corpus.readers.front_matter import page_of
+from pipeline.corpus.readers.front_matter import only_summary, page_of
 from pipeline.corpus.text import strip_templates
 
 # MDX: import/export lines and JSX components are not text
@@ -29,5 +29,9 @@ def read_markdown(text: str, document: Document) -> Page:
     if entries and not entries[0].title and page.entries and not page.entries[0].title:
         record = page.entries[0]
         page.entries[0] = Entry(title="", text=f"{record.text}\n{entries.pop(0).text}", context=[])
+    elif entries and only_summary(page):
+        # a description of a page whose headings say it all (an Astro or SEO `description:`) is not an
+        # entry of its own: it would match every question about the page and say nothing
+        page.entries = page.entries[1:]
     page.entries.extend(entries)
     return page
