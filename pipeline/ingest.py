@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -63,38 +64,49 @@ def ingest(
             f"this index was built with the embedder '{built_by}', not '{embedder.name}': "
             "re-ingest with --rebuild or choose another --index"
         )
+    # keyword tokens from an older version of the tokenizer: every chunk is rewritten
+    stale_keywords = bool(stored) and store.keywords_version() != KEYWORDS_VERSION
     if rebuild:
-        store.clear()
         stored = {}
 
     current = {c.id: c for c in corpus.chunks}
     # load_corpus makes ids unique; counting over `current` keeps the figures consistent regardless
     # (a repeated id once meant one chunk lost, one re-embedded every run and "unchanged -1")
     report.chunks = len(current)
-    # keyword tokens from an older version of the tokenizer: every chunk is rewritten
-    stale_keywords = bool(stored) and store.keywords_version() != KEYWORDS_VERSION
     todo = [c for c in current.values() if stale_keywords or stored.get(c.id) != c.content_hash]
     report.new = sum(1 for c in todo if c.id not in stored)
     report.updated = len(todo) - report.new
     report.unchanged = len(current) - len(todo)
     removed = [cid for cid in stored if cid not in current]
     report.deleted = len(removed)
+    if not (todo or removed or rebuild):
+        report.seconds = time.perf_counter() - started
+        return report
 
-    if stale_keywords:
-        # the keyword columns may have changed shape, and every chunk is re-embedded anyway
-        store.clear()
-        removed = []
-    if todo:
-        vectors = []
-        embed_started = time.perf_counter()
-        for start in range(0, len(todo), BATCH):
-            batch = todo[start : start + BATCH]
-            vectors.append(embedder.embed_passages([c.embed_text for c in batch]))
-            if progress:
-                progress(min(start + BATCH, len(todo)), len(todo))
-        report.embed_seconds = time.perf_counter() - embed_started
-        store.upsert(todo, np.vstack(vectors), embedder.name)
-    if removed:
-        store.delete(removed)
+    # everything slow happens before the store is touched: the index being served stays as it is
+    vectors = []
+    embed_started = time.perf_counter()
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        vectors.append(embedder.embed_passages([c.embed_text for c in batch]))
+        if progress:
+            progress(min(start + BATCH, len(todo)), len(todo))
+    report.embed_seconds = time.perf_counter() - embed_started
+    with _building(store) as writer:
+        if rebuild or stale_keywords:
+            # the keyword columns may have changed shape, and every chunk is re-embedded anyway
+            writer.clear()
+            removed = []
+        if todo:
+            writer.upsert(todo, np.vstack(vectors), embedder.name)
+        if removed:
+            writer.delete(removed)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _building(store: VectorStore):
+    """Where to write: a new generation that replaces the served one only when complete (LanceDB),
+    or the store itself (a store that writes in place: Pinecone)."""
+    build = getattr(store, "build", None)
+    return build() if callable(build) else nullcontext(store)

@@ -1,7 +1,7 @@
 """What is being served: the workbench (built at start-up, or lazily), and its index as on disk.
 
-A `workbench ingest` into the served index, or a rebuild, writes a new LanceDB version; the
-service notices it cheaply (a stat of the index's manifest and of the table's version folder,
+A `workbench ingest` into the served index, or a rebuild, writes a new generation and points
+`CURRENT` at it; the service notices it cheaply (a stat of `CURRENT`, the manifest and the table's version folder,
 at most every `RAG_INDEX_CHECK_SECONDS` on a request, and on every /ready) and reloads: the new
 workbench is built in a worker thread once the files hold still, then swapped in. Requests
 admitted before the swap finish on the old one. An index that is gone or cannot be loaded
@@ -28,8 +28,9 @@ from service.errors import ServiceError
 
 log = logging.getLogger("service")
 
-MANIFEST = "manifest.json"  # written by pipeline.providers.lancedb_store on every upsert
-TABLE_DIR = "chunks.lance"  # its table; every write adds a file to `_versions`
+from pipeline.providers.lancedb_store import CURRENT, MANIFEST, current_generation
+
+TABLE_DIR = "chunks.lance"  # the generation's table; every write adds a file to `_versions`
 
 
 def _stat(path: Path):
@@ -57,24 +58,27 @@ class IndexFiles:
         return cls(index_dir) if isinstance(index_dir, (str, Path)) else None
 
     def read(self) -> tuple[str | None, str | None]:
-        """(version, None), or (None, why there is no usable index)."""
-        manifest = self.index_dir / MANIFEST
-        versions = self.index_dir / TABLE_DIR / "_versions"
-        key = (_stat(manifest), _stat(versions))
+        """(version, None), or (None, why there is no usable index). Reasons name no path: /ready
+        answers anyone."""
+        generation = current_generation(self.index_dir)
+        base = self.index_dir / generation if generation else self.index_dir
+        manifest = base / MANIFEST
+        versions = base / TABLE_DIR / "_versions"
+        key = (_stat(self.index_dir / CURRENT), _stat(manifest), _stat(versions))
         if key == self._key:
             return self._state
-        if key[0] is None or key[1] is None:
-            state = (None, f"the index at {self.index_dir} is gone or incomplete: run `workbench ingest` "
+        if key[1] is None or key[2] is None:
+            state = (None, "the index is gone or incomplete: run `workbench ingest` "
                            "(answers that need it say they cannot look it up)")
         else:
             try:
-                digest = hashlib.sha256(manifest.read_bytes())
+                digest = hashlib.sha256(generation.encode() + manifest.read_bytes())
                 for entry in sorted(os.scandir(versions), key=lambda e: e.name):
                     st = entry.stat()
                     digest.update(f"{entry.name} {st.st_size} {st.st_mtime_ns}\n".encode())
                 state = (digest.hexdigest()[:12], None)
             except OSError:  # changing under us: read again next time
-                key, state = None, (None, f"the index at {self.index_dir} is being rewritten")
+                key, state = None, (None, "the index is being rewritten")
         self._key, self._state = key, state
         return state
 

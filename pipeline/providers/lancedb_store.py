@@ -1,5 +1,12 @@
 """The embedded vector store: LanceDB on disk, dense search plus a full-text index.
 
+An ingest never writes into the index being served: `build()` writes a new generation (a
+folder `.build-…` seeded with the current rows), and only when it is complete renames it and
+points `CURRENT` at it with one atomic rename. A crash or kill at any point leaves `CURRENT`
+naming the last complete generation; a stale `.build-…` is removed by the next build, and
+generations older than the previous one (which a running service may still be reading) too.
+An index written before generations (its table in the folder itself) is read as it is.
+
 LanceDB holds the chunks durably and runs the full-text search. Dense queries are
 answered exactly from an in-memory snapshot of the vectors (`ExactIndex`) while the
 table has at most `exact_max_rows` rows: faster than LanceDB's own query path at a
@@ -9,8 +16,12 @@ portfolio's size, and exact. Larger tables use LanceDB's vector search.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -21,6 +32,26 @@ from pipeline.text import KEYWORDS_VERSION, keyword_fields
 
 TABLE = "chunks"
 MANIFEST = "manifest.json"
+CURRENT = "CURRENT"  # the name of the generation being served
+BUILDING = ".build-"  # a generation being written (hidden: never served)
+
+
+def current_generation(index_dir: Path) -> str:
+    """The generation `CURRENT` names; "" when the index keeps its table in the folder itself."""
+    try:
+        name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    return name if name and "/" not in name and not name.startswith(".") else ""
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 _META = ("id", "source", "doc_type", "title", "anchor", "page_title", "text", "content_hash", "url")
 # the full-text fields: words, and Korean character bigrams in a field of their own (see keyword_fields)
 _KEYWORD_FIELDS = ("keywords", "keyword_bigrams")
@@ -35,11 +66,12 @@ def _sql_list(values: Sequence[str]) -> str:
 class LanceDBStore:
     """One table of chunks in `index_dir`; a manifest records the embedder that built it."""
 
-    def __init__(self, index_dir: Path, exact_max_rows: int = EXACT_MAX_ROWS):
+    def __init__(self, index_dir: Path, exact_max_rows: int = EXACT_MAX_ROWS, generation: str | None = None):
         import lancedb
 
         self.index_dir = Path(index_dir)
         self.exact_max_rows = exact_max_rows
+        self._generation = generation  # None: the one CURRENT names, read at first use
         self._lancedb = lancedb
         self._db = None
         self._table = None
@@ -48,15 +80,71 @@ class LanceDBStore:
 
     # -- lifecycle -------------------------------------------------------------
 
+    @property
+    def data_dir(self) -> Path:
+        """The folder of the generation this store reads and writes."""
+        if self._generation is None:
+            self._generation = current_generation(self.index_dir)
+        return self.index_dir / self._generation if self._generation else self.index_dir
+
     def _connect(self, create: bool = False):
         if self._db is None:
-            if not create and not self.index_dir.exists():
+            if not create and not self.data_dir.exists():
                 raise IndexMismatchError(
                     f"no index at {self.index_dir}: run `workbench ingest` first (or pass --index)"
                 )
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            self._db = self._lancedb.connect(str(self.index_dir))
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._db = self._lancedb.connect(str(self.data_dir))
         return self._db
+
+    @contextmanager
+    def build(self) -> Iterator["LanceDBStore"]:
+        """A new generation seeded with the current rows, to write into; served only once the block
+        completes (then `CURRENT` is switched to it in one rename). An exception or a kill leaves the
+        current generation as it was."""
+        self._remove_stale_builds()
+        name = f"g{time.time_ns()}"
+        building = LanceDBStore(self.index_dir, self.exact_max_rows, generation=BUILDING + name)
+        self._seed(building)
+        try:
+            yield building
+        except BaseException:
+            shutil.rmtree(self.index_dir / (BUILDING + name), ignore_errors=True)
+            raise
+        if not building.exists():  # everything was cleared and nothing written: an empty index
+            building.data_dir.mkdir(parents=True, exist_ok=True)
+        os.rename(self.index_dir / (BUILDING + name), self.index_dir / name)
+        previous = current_generation(self.index_dir)
+        _write_atomically(self.index_dir / CURRENT, name + "\n")
+        self._generation, self._db, self._table = name, None, None
+        self._forget_snapshot()
+        self._remove_old_generations(keep={name, previous})
+
+    def _seed(self, building: "LanceDBStore") -> None:
+        table = self._open() if self.data_dir.exists() else None
+        manifest = self.manifest()
+        if table is None or not manifest or manifest_keywords_version(manifest) != KEYWORDS_VERSION:
+            return  # nothing to keep: an older index's columns are rewritten whole anyway
+        building._table = building._connect(create=True).create_table(TABLE, table.to_arrow())
+        _write_atomically(building.data_dir / MANIFEST, json.dumps(manifest, indent=2))
+        building._reindex_text()
+
+    def _remove_stale_builds(self) -> None:
+        if self.index_dir.is_dir():
+            for entry in self.index_dir.iterdir():
+                if entry.name.startswith(BUILDING) and entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    def _remove_old_generations(self, keep: set[str]) -> None:
+        for entry in self.index_dir.iterdir():
+            if entry.is_dir() and entry.name.startswith("g") and entry.name[1:].isdigit() and entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+        if "" not in keep:  # a table from before generations, now replaced by one
+            for legacy in (self.index_dir / f"{TABLE}.lance", self.index_dir / MANIFEST):
+                if legacy.is_dir():
+                    shutil.rmtree(legacy, ignore_errors=True)
+                elif legacy.exists():
+                    legacy.unlink()
 
     def _open(self, create: bool = False):
         if self._table is None:
@@ -66,7 +154,7 @@ class LanceDBStore:
         return self._table
 
     def manifest(self) -> dict:
-        path = self.index_dir / MANIFEST
+        path = self.data_dir / MANIFEST
         return json.loads(path.read_text()) if path.exists() else {}
 
     def embedder_name(self) -> str | None:
@@ -77,12 +165,12 @@ class LanceDBStore:
         return manifest_keywords_version(self.manifest())
 
     def exists(self) -> bool:
-        return (self.index_dir / MANIFEST).exists()
+        return (self.data_dir / MANIFEST).exists()
 
     # -- writes ------------------------------------------------------------------
 
     def existing_hashes(self) -> dict[str, str]:
-        table = self._open() if self.index_dir.exists() else None
+        table = self._open() if self.data_dir.exists() else None
         if table is None:
             return {}
         data = table.to_arrow().select(["id", "content_hash"]).to_pydict()
@@ -123,21 +211,21 @@ class LanceDBStore:
         self._forget_snapshot()
 
     def clear(self) -> None:
-        if not self.index_dir.exists():
+        if not self.data_dir.exists():
             return
         db = self._connect()
         if TABLE in self._table_names():
             db.drop_table(TABLE)
         self._table = None
         self._forget_snapshot()
-        (self.index_dir / MANIFEST).unlink(missing_ok=True)
+        (self.data_dir / MANIFEST).unlink(missing_ok=True)
 
     def _table_names(self) -> list[str]:
         return list(self._connect().list_tables().tables)
 
     def _write_manifest(self, embedder_name: str, dim: int) -> None:
         manifest = {"embedder": embedder_name, "dim": dim, "keywords": KEYWORDS_VERSION}
-        (self.index_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        _write_atomically(self.data_dir / MANIFEST, json.dumps(manifest, indent=2))
 
     def _reindex_text(self) -> None:
         # tokens are made by pipeline.text (Korean bigrams, light stemming); the

@@ -64,7 +64,7 @@ def test_an_index_from_an_older_tokenizer_is_refused_then_updated_by_ingest(mini
     from pipeline.text import KEYWORDS_VERSION
 
     ingest(mini_corpus, store, hash_embedder)
-    manifest_path = store.index_dir / "manifest.json"
+    manifest_path = store.data_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["keywords"] == KEYWORDS_VERSION
     # what an index written before the version was recorded looks like: no version, no bigram field
