@@ -96,8 +96,8 @@ def make_lm(settings: Settings):
             if base.rsplit("/", 1)[-1] not in ("v1", "v1beta", "v1alpha"):
                 base += "/v1beta"
             kwargs["api_base"] = base
-    return dspy.LM(settings.lm_provider, temperature=0.0, max_tokens=1024, num_retries=3, cache=settings.lm_cache,
-                  **kwargs)
+    return dspy.LM(settings.lm_provider, temperature=0.0, max_tokens=1024, num_retries=settings.lm_retries,
+                  timeout=settings.lm_timeout_s, cache=settings.lm_cache, **kwargs)
 
 
 @dataclass
@@ -216,8 +216,11 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     store = make_store(settings, index_dir)
     check_index(store, embedder)
     persona = index_persona(settings, index_dir)
+    from pipeline.breaker import Breaker
+
     program = DigitalTwin(store, embedder, persona, lm_capabilities(settings), doc_types=store.doc_types(),
-                          cache_dir=settings.cache_dir)
+                          cache_dir=settings.cache_dir,
+                          breaker=Breaker(settings.lm_breaker_failures, settings.lm_breaker_cooldown_s))
     source = "unoptimized"
     if path is not None:
         program.load(str(path))

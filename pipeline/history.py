@@ -40,6 +40,17 @@ def as_text(markup: str) -> str:
     return re.sub(r"[ \t]+", " ", html.unescape(text)).strip()
 
 
+_ACTIVE = re.compile(r"<\s*(script|style)\b[^>]*>.*?(<\s*/\s*\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+
+
+def strip_markup(text: str) -> str:
+    """A visitor's message without HTML: scripts and styles with their content, then every tag.
+    Entities stay as typed ("R&D", "&lt;b&gt;" are the visitor's words)."""
+    if "<" not in text:
+        return text
+    return re.sub(r"[ \t]+", " ", _TAG.sub(" ", _ACTIVE.sub(" ", text))).strip()
+
+
 def parse_history(raw: Iterable[dict | Turn] | None, max_turns: int | None = None) -> list[Turn]:
     """Validate a Gemini-format history (pydantic raises a precise error); keep the most recent turns."""
     turns = [t if isinstance(t, Turn) else Turn.model_validate(t) for t in (raw or [])]

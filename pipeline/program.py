@@ -8,7 +8,8 @@ from typing import Sequence
 
 import dspy
 
-from pipeline.history import Turn, parse_history
+from pipeline.breaker import Breaker
+from pipeline.history import Turn, parse_history, strip_markup
 from pipeline.lang import Knowledge, load_knowledge
 from pipeline.params import ProgramParams
 from pipeline.persona import Persona
@@ -43,9 +44,11 @@ class DigitalTwin(dspy.Module):
         params: ProgramParams | None = None,
         doc_types: Sequence[str] = (),
         cache_dir: Path | None = None,
+        breaker: Breaker | None = None,
     ):
         super().__init__()
         self.params = params or ProgramParams()
+        self.breaker = breaker or Breaker()
         self.store = store
         self.embedder = embedder
         self.persona = persona or Persona()
@@ -67,6 +70,43 @@ class DigitalTwin(dspy.Module):
                                  site_language="ko" if self.korean_site else "en")
 
     def forward(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
+        """The answer; when the LM fails (or has been failing: the breaker is open), the answer the
+        embedded path gives from the site without it, marked `degraded="lm"`. Markup in a question
+        is not what it asks: it is answered from its text, unless it asks for markup in the answer."""
+        if not self.knowledge.is_injection(question):
+            question = strip_markup(question) or question
+        if not self.calls_lm:
+            return self._answer(question, history, top_k)
+        if self.breaker.allow():
+            try:
+                answer = self._answer(question, history, top_k)
+            except LMUnavailableError as exc:
+                self.breaker.failure()
+                log.warning("LM unavailable, answering from the site without it: %s", exc)
+            else:
+                if answer.trace.lm_calls:
+                    self.breaker.success()
+                return answer
+        answer = self.without_lm()._answer(question, history, top_k)
+        answer.degraded = answer.degraded or "lm"
+        return answer
+
+    def without_lm(self) -> "DigitalTwin":
+        """This program on the embedded path: no stage calls an LM (built once, shared by copies)."""
+        if self.__dict__.get("_without_lm") is None:
+            import copy
+
+            twin = copy.copy(self)
+            twin.capabilities = LMCapabilities()
+            twin.params = self.params.model_copy(update={
+                "lead_from_lm": False,
+                "planner": self.params.planner.model_copy(update={"lm_weight_local": 0.0, "lm_weight_capable": 0.0}),
+            })
+            twin._assemble()
+            self.__dict__["_without_lm"] = twin
+        return self.__dict__["_without_lm"]
+
+    def _answer(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
         p = self.params
         trace = Trace()
         turns = parse_history(history)
@@ -137,9 +177,11 @@ class DigitalTwin(dspy.Module):
         import copy
 
         shared = {"store", "embedder", "persona", "capabilities", "doc_types", "cache_dir", "knowledge", "replies",
-                  "signals", "korean_site"}
+                  "signals", "korean_site", "breaker"}
         new = self.__class__.__new__(self.__class__)
         for key, value in self.__dict__.items():
+            if key == "_without_lm":
+                continue  # built again from the copy's own parameters
             new.__dict__[key] = value if key in shared else copy.deepcopy(value, memo)
         return new
 

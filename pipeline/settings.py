@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         validation_alias=_env("RAG_LM_LANGUAGES"),
         description="Comma-separated languages a remote LM writes well (default: en,ko).",
     )
+    # a remote LM is bounded: each call times out, retries are few, and after repeated failures the
+    # answers come from the site without it for a cool-down (6 s x 2 tries fits the 30 s answer limit)
+    lm_timeout_s: float = Field(6.0, gt=0, validation_alias=_env("RAG_LM_TIMEOUT_S"),
+                                description="Seconds one remote LM call may take (connect and read).")
+    lm_retries: int = Field(1, ge=0, le=5, validation_alias=_env("RAG_LM_RETRIES"),
+                            description="Retries of a failed remote LM call.")
+    lm_breaker_failures: int = Field(3, ge=1, validation_alias=_env("RAG_LM_BREAKER_FAILURES"),
+                                     description="LM outages in a row after which the LM is skipped.")
+    lm_breaker_cooldown_s: float = Field(30.0, gt=0, validation_alias=_env("RAG_LM_BREAKER_COOLDOWN_S"),
+                                         description="Seconds the LM is skipped before it is tried again.")
 
     # evaluation
     judge_lm: str | None = Field(

@@ -144,8 +144,13 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
             return JSONResponse({"ready": False, "missing": missing, "error": f"not ready: {missing[0]}",
                                  "index": index}, status_code=503, headers={"Retry-After": "10"})
         s = workbench.settings
+        breaker = getattr(workbench.program, "breaker", None)
+        lm = {"state": breaker.state, "skipped": breaker.skipped} if breaker and workbench.program.calls_lm else None
         return {
             "ready": True,
+            # a failing LM degrades answers (they come from the site without it); it never makes the service unready
+            "degraded": ["lm"] if lm and lm["state"] != "closed" else [],
+            "lm": lm,
             "index": index,
             "providers": {"lm": s.lm_provider, "embedder": s.embedder_provider, "vector_store": s.store_provider,
                           "tracing": "langfuse" if tracer.enabled else "off"},

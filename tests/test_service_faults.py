@@ -4,7 +4,7 @@ Gemini (LM: DSPy's native provider; embeddings: google-genai) and Pinecone (the 
 SDK) are fakes on 127.0.0.1 that answer 429, 500, slowly, or not at all (a closed port). What
 the visitor must get:
 
-    LM fails               → 503 + Retry-After, after the LM client's bounded retries
+    LM fails               → 200 from the site without it (degraded "lm"), after the bounded retries
     retrieval fails        → 200 with an honest "I can't look that up right now", in their language
     anything too slow      → the deadline: degraded during retrieval, 503 otherwise
     too many at once       → 503 + Retry-After beyond the queue
@@ -135,12 +135,18 @@ async def test_the_cloud_providers_answer_through_their_sdks(tmp_path, gemini, p
 # -- the LM --------------------------------------------------------------------------------------
 
 
+def assert_answered_without_the_lm(response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["degraded"] == "lm" and "Quill Tanaka" in body["response"] and body["sources"]
+
+
 @pytest.mark.parametrize("status", [429, 500])
-async def test_lm_errors_are_retried_then_503(tmp_path, gemini, pinecone, mini_corpus, status):
+async def test_lm_errors_are_retried_then_answered_from_the_site_without_it(tmp_path, gemini, pinecone, mini_corpus,
+                                                                           status):
     workbench = cloud(tmp_path, gemini, pinecone, mini_corpus, lm_retries=2)
     gemini.inject(status=status, times=None, path="generateContent", retry_after=0.05)
-    response = await ask(workbench)
-    assert_unavailable(response, "language model")
+    assert_answered_without_the_lm(await ask(workbench))
     assert len(gemini.calls("generateContent")) == 3  # the first try and two retries, then it gave up
 
 
@@ -152,9 +158,9 @@ async def test_a_transient_lm_error_is_retried_and_answered(tmp_path, gemini, pi
     assert len(gemini.calls("generateContent")) == 3  # plan (429, then retried) and generate
 
 
-async def test_an_lm_that_refuses_connections_is_503(tmp_path, gemini, pinecone, mini_corpus):
+async def test_an_lm_that_refuses_connections_is_answered_without(tmp_path, gemini, pinecone, mini_corpus):
     workbench = cloud(tmp_path, gemini, pinecone, mini_corpus, lm_url=closed_port_url(), lm_retries=0)
-    assert_unavailable(await ask(workbench), "language model")
+    assert_answered_without_the_lm(await ask(workbench))
 
 
 async def test_a_slow_lm_meets_the_deadline_with_503(tmp_path, gemini, pinecone, mini_corpus):
@@ -164,13 +170,13 @@ async def test_a_slow_lm_meets_the_deadline_with_503(tmp_path, gemini, pinecone,
     assert_unavailable(response, "took too long")
 
 
-async def test_lm_failure_mid_stream_is_an_error_event(tmp_path, gemini, pinecone, mini_corpus):
+async def test_an_lm_failing_under_a_stream_streams_the_answer_without_it(tmp_path, gemini, pinecone, mini_corpus):
     workbench = cloud(tmp_path, gemini, pinecone, mini_corpus, lm_retries=0)
     gemini.inject(status=500, times=None, path="enerateContent")  # generateContent and streamGenerateContent
     response = await ask(workbench, path="/api/chat/stream")
     events = parse_sse(response.text)
-    assert [e for e, _ in events] == ["start", "error"]
-    assert events[-1][1]["status"] == 503 and "language model" in events[-1][1]["error"]
+    assert events[0][0] == "start" and events[-1][0] == "final"
+    assert events[-1][1]["degraded"] == "lm" and "Quill Tanaka" in events[-1][1]["response"]
 
 
 # -- retrieval: Pinecone and the embedder ----------------------------------------------------------

@@ -55,10 +55,12 @@ def is_provider_outage(exc: Exception) -> bool:
     from dspy import lm15
     from dspy.utils import exceptions as dspy_errors
 
+    if isinstance(exc, dspy_errors.LMInvalidRequestError):  # the request was wrong (too long): not an outage
+        return False
     outages = (
         dspy_errors.LMTransportError, dspy_errors.LMLockTimeoutError, dspy_errors.LMNotConfiguredError,
-        dspy_errors.LMAuthError, dspy_errors.LMBillingError, dspy_errors.LMRateLimitError,
-        dspy_errors.LMTimeoutError, dspy_errors.LMServerError,
+        # any provider fault: auth, quota, rate limit, timeout, server error, a reply that is not JSON
+        dspy_errors.LMProviderError, dspy_errors.LMUnexpectedError,
         lm15.TransportError, lm15.ServerError, lm15.RateLimitError, lm15.AuthError, lm15.TimeoutError,
         lm15.NotConfiguredError,
     )

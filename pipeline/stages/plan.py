@@ -48,7 +48,8 @@ class PlanStage(Stage):
         doc_types = signals.doc_types
         lm_used = False
         weight = self.lm_weight(params)
-        if weight > 0 and not signals.injection_pattern:
+        # a greeting or a thanks never waits for an LM (nor an injection: it is declined as it is)
+        if weight > 0 and not signals.injection_pattern and label not in ("greeting", "thanks"):
             out = call_lm(self.predict, trace, query=query.text, owner=self.persona.describe())
             if out is not None:
                 lm_used = True
