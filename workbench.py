@@ -818,7 +818,9 @@ def dataset_draft(
     if out.exists() and not force:
         fail(f"{out} exists: it may hold your edits; pass --force to overwrite it, or another --out", 2)
     try:
-        if (source / "manifest.json").exists():  # an index folder
+        from pipeline.providers.lancedb_store import is_index_folder
+
+        if is_index_folder(source):
             found = _index_chunks(_settings(index_dir=source))
         else:
             found = load_corpus(source).chunks

@@ -45,6 +45,11 @@ def current_generation(index_dir: Path) -> str:
     return name if name and "/" not in name and not name.startswith(".") else ""
 
 
+def is_index_folder(folder: Path) -> bool:
+    """Whether `folder` holds an index `workbench ingest` wrote (of either layout)."""
+    return (Path(folder) / CURRENT).is_file() or (Path(folder) / MANIFEST).is_file()
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
