@@ -646,6 +646,15 @@ def _print_bench(result: dict) -> None:
                 side = sides[name]
                 table.add_row(f"{'in-process' if name == 'inprocess' else 'HTTP'}, {label}", f"{side['p50_ms']:.1f}",
                               f"{side['p99_ms']:.1f}", f"{side['requests_per_s']:.1f}", str(side["errors"]))
+        chat = service.get("chat")
+        if chat:
+            entries, clients = chat["history_entries"], chat["load"]["clients"]
+            for label, side in (("HTTP, 1 client, alone", chat["sequential"]["single"]),
+                                (f"HTTP, 1 client, {entries} history entries", chat["sequential"]["chat"]),
+                                (f"HTTP, {clients} clients, alone", chat["load"]["single"]),
+                                (f"HTTP, {clients} chats, {entries} history entries", chat["load"]["chat"])):
+                table.add_row(label, f"{side['p50_ms']:.1f}", f"{side['p99_ms']:.1f}", f"{side['requests_per_s']:.1f}",
+                              str(side["errors"]))
         err.print(table)
     if "retrieval" in result:
         table = Table("chunks", "build s", "disk MB", "exact p50 ms", "store p50 ms", "ratio", "filtered",

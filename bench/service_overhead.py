@@ -145,8 +145,10 @@ def measure_inprocess(workbench, requests: int, concurrency: int) -> tuple[list[
     return latencies, time.perf_counter() - started, errors
 
 
-def measure_http(url: str, requests: int, concurrency: int) -> tuple[list[float], float, int]:
-    """(latencies ms, wall seconds, errors) of `requests` POSTs from `concurrency` keep-alive clients."""
+def measure_http(url: str, requests: int, concurrency: int, history_entries: int = 0) -> tuple[list[float], float, int]:
+    """(latencies ms, wall seconds, errors) of `requests` POSTs from `concurrency` keep-alive clients.
+    With `history_entries`, each client is one chat, sending its last entries as the widget does
+    (its questions and the service's HTML answers)."""
     import httpx
 
     async def run() -> tuple[list[float], float, int]:
@@ -157,13 +159,18 @@ def measure_http(url: str, requests: int, concurrency: int) -> tuple[list[float]
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
             async def worker(w: int) -> None:
                 nonlocal errors
+                history: list[dict] = []
                 for i in counter:
-                    body = {"message": QUESTIONS[i % len(QUESTIONS)], "history": [], "sessionId": f"bench-{w}"}
+                    question = QUESTIONS[(i + w) % len(QUESTIONS)]
+                    sent = history[-history_entries:] if history_entries else []
+                    body = {"message": question, "history": sent, "sessionId": f"bench-{w}"}
                     started = time.perf_counter()
                     response = await client.post("/api/chat", json=body)
                     elapsed = (time.perf_counter() - started) * 1000
                     if response.status_code == 200:
                         latencies.append(elapsed)
+                        history += [{"role": "user", "parts": [{"text": question}]},
+                                    {"role": "model", "parts": [{"text": response.json()["response"]}]}]
                     else:
                         errors += 1
 
@@ -187,6 +194,32 @@ def serving(settings, timeout: float = 180.0) -> Iterator[str]:
     })
     with uvicorn_child("bench.service_overhead:create_bench_app", env, timeout) as url:
         yield url
+
+
+CHAT_HISTORY = 10  # entries the widget's last turns make (5 exchanges)
+CHAT_GOAL = 1.5
+
+
+def measure_chat(url: str, requests: int, clients: int, progress: Callable[[str], None]) -> dict:
+    """A chat turn (with the last 10 history entries) against the same questions alone: over HTTP,
+    one client (p50 ratio, goal ≤ 1.5), then `clients` concurrent chats (answers/s, p50, p99)."""
+    single: list[float] = []
+    chat: list[float] = []
+    single_s = chat_s = 0.0
+    for r in range(2):  # alternated, so a drift in load falls on both
+        progress(f"chat turns, round {r + 1}/2: alone, then with {CHAT_HISTORY} history entries")
+        lat, sec, _ = measure_http(url, requests // 2, 1)
+        single, single_s = single + lat, single_s + sec
+        lat, sec, _ = measure_http(url, requests // 2, 1, CHAT_HISTORY)
+        chat, chat_s = chat + lat, chat_s + sec
+    sequential = {"single": summarize(single, single_s, 0), "chat": summarize(chat, chat_s, 0)}
+    progress(f"{clients} concurrent chats with {CHAT_HISTORY} history entries, and as many single questions")
+    count = max(requests, 4 * clients)
+    load = {"clients": clients, "single": summarize(*measure_http(url, count, clients)),
+            "chat": summarize(*measure_http(url, count, clients, CHAT_HISTORY))}
+    ratio = round(sequential["chat"]["p50_ms"] / sequential["single"]["p50_ms"], 3)
+    return {"history_entries": CHAT_HISTORY, "sequential": sequential, "load": load, "chat_turn_ratio": ratio,
+            "goal": CHAT_GOAL, "met": ratio <= CHAT_GOAL}
 
 
 def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[int, ...] = (8, 32),
@@ -233,6 +266,7 @@ def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[
                 "throughput_ratio": round(side_in["requests_per_s"] / side_http["requests_per_s"], 3)
                 if side_http["requests_per_s"] else None,
             }
+        result["chat"] = measure_chat(url, requests, max(levels) if levels else 1, progress)
     seq = result["sequential"]
     result["service_overhead_ratio"] = round(seq["http"]["p50_ms"] / seq["inprocess"]["p50_ms"], 3)
     result["met"] = result["service_overhead_ratio"] <= GOAL

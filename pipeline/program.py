@@ -49,6 +49,8 @@ class DigitalTwin(dspy.Module):
         super().__init__()
         self.params = params or ProgramParams()
         self.breaker = breaker or Breaker()
+        # a chat's earlier questions were embedded on their own turns: the next turn's probes reuse them
+        self.recent = RecentVectors()
         self.store = store
         self.embedder = embedder
         self.persona = persona or Persona()
@@ -149,7 +151,10 @@ class DigitalTwin(dspy.Module):
 
     def _embed(self, text: str, vectors: dict) -> object:
         if text not in vectors:
-            vectors[text] = self.embedder.embed_queries([text])[0]
+            key = (getattr(self.embedder, "name", ""), text)
+            vectors[text] = self.recent.get(key)
+            if vectors[text] is None:
+                vectors[text] = self.recent.put(key, self.embedder.embed_queries([text])[0])
         return vectors[text]
 
     def _prober(self, vectors: dict):
@@ -177,7 +182,7 @@ class DigitalTwin(dspy.Module):
         import copy
 
         shared = {"store", "embedder", "persona", "capabilities", "doc_types", "cache_dir", "knowledge", "replies",
-                  "signals", "korean_site", "breaker"}
+                  "signals", "korean_site", "breaker", "recent"}
         new = self.__class__.__new__(self.__class__)
         for key, value in self.__dict__.items():
             if key == "_without_lm":
@@ -205,6 +210,41 @@ class DigitalTwin(dspy.Module):
         for name, predictor in self.named_predictors():  # one the file lacks keeps its current state
             state.setdefault(name, predictor.dump_state())
         return super().load_state(state, *args, **kwargs)
+
+
+class RecentVectors:
+    """The query vectors of the last `size` texts embedded, shared by every request (and by copies
+    of the program): a follow-up's probe of the earlier question finds it here instead of paying for
+    another embedding. Keyed by the embedder's name and the exact text embedded."""
+
+    def __init__(self, size: int = 4096):
+        import threading
+        from collections import OrderedDict
+
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[str, str]):
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return vector
+
+    def put(self, key: tuple[str, str], vector):
+        with self._lock:
+            self._items[key] = vector
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 def site_language(store: SearchIndex) -> str:

