@@ -144,6 +144,8 @@ class Settings(BaseSettings):
         description="History turns kept (the most recent; older ones are dropped, not refused).",
     )
     request_deadline_s: float = Field(30.0, gt=0, validation_alias=_env("RAG_REQUEST_DEADLINE"))
+    body_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("RAG_BODY_TIMEOUT_S"),
+                                  description="Seconds a request's body may take to arrive; beyond: 408.")
     lm_queue_depth: int = Field(
         16, ge=0, validation_alias=_env("RAG_LM_QUEUE_DEPTH"), description="Requests that may wait for a worker; beyond: 503."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from starlette.datastructures import Headers
@@ -80,6 +81,15 @@ class Guard:
                     raise ServiceError(413, f"the body is larger than {limit} bytes")
             except ValueError:
                 raise ServiceError(400, "the Content-Length header is not a number") from None
+        try:
+            async with asyncio.timeout(self.settings.body_timeout_s):
+                return await self._receive_body(receive, limit)
+        except TimeoutError:
+            # a client sending its body byte by byte holds a connection and a worker's place: not for long
+            raise ServiceError(408, f"the body took longer than {self.settings.body_timeout_s:g} s to arrive") from None
+
+    @staticmethod
+    async def _receive_body(receive, limit: int) -> bytes:
         chunks, size = [], 0
         while True:
             message = await receive()

@@ -233,3 +233,33 @@ async def test_the_fair_pool_goes_round_robin_and_loses_no_worker_to_a_cancelled
     assert order == ["a", "b", "c", "a"]  # a's second waits its turn behind b and c
     pool.release("a")
     assert pool.busy == 0 and not pool._waiting and not pool._running
+
+
+async def test_a_body_sent_byte_by_byte_is_cut_off_with_408():
+    """A slow sender holds a connection and a worker's place only for RAG_BODY_TIMEOUT_S."""
+    from service.guard import Guard
+
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(scope["path"])
+
+    settings = Settings(body_timeout_s=0.2, rate_limit_ip=0, rate_limit_session=0)
+    guard = Guard(app, settings, Limits(settings))
+    pieces = iter([b'{"mess', b'age": "hi"}'])
+
+    async def receive():
+        await asyncio.sleep(0.15)  # each piece arrives slowly; together past the deadline
+        piece = next(pieces, b"")
+        return {"type": "http.request", "body": piece, "more_body": piece != b""}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/chat", "headers": [(b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 5000), "query_string": b""}
+    await guard(scope, receive, send)
+    assert sent[0]["status"] == 408 and b"took longer than 0.2 s" in sent[1]["body"]
+    assert not reached  # the route never saw it
