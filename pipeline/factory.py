@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -261,7 +263,10 @@ def save_index_persona(settings: Settings, corpus_dir: Path) -> None:
     index_dir = Path(settings.index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     persona = load_persona(corpus_dir)
-    (index_dir / PERSONA_FILE).write_text(persona.model_dump_json(indent=2), encoding="utf-8")
+    # replaced in one rename: a kill mid-write must not leave the served index a broken persona
+    tmp = index_dir / f".{PERSONA_FILE}.tmp"
+    tmp.write_text(persona.model_dump_json(indent=2), encoding="utf-8")
+    os.replace(tmp, index_dir / PERSONA_FILE)
 
 
 def index_persona(settings: Settings, index_dir: Path | None = None) -> Persona:
