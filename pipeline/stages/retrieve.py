@@ -29,14 +29,32 @@ from pipeline.turn import Plan, Query, Retrieval
 AGGREGATE_DOC_TYPES = frozenset({"cv"})  # pages that repeat entries of the other pages
 
 
+# two chunks under one heading are one entry when this share of the shorter one's words is in both
+SAME_ENTRY_OVERLAP = 0.6
+
+
+def _same_entry(a: Hit, b: Hit) -> bool:
+    words_a, words_b = set(keyword_tokens(a.chunk.text)), set(keyword_tokens(b.chunk.text))
+    if not words_a or not words_b:
+        return words_a == words_b
+    return len(words_a & words_b) / min(len(words_a), len(words_b)) >= SAME_ENTRY_OVERLAP
+
+
 def collapse_duplicates(hits: Sequence[Hit], k: int) -> list[Hit]:
-    """One hit per entry: a full-CV page repeats the dedicated pages, so when two hits
-    share a heading the dedicated page's chunk stands for both, at the better rank."""
-    groups: dict[str, list[Hit]] = {}
+    """One hit per entry: a full-CV page repeats the dedicated pages, so when two hits share a
+    heading and most of their words, the dedicated page's chunk stands for both, at the better
+    rank. Two entries that only share a heading ("Education" on the about page and on the CV,
+    "Schedule" of two courses) are two entries."""
+    groups: list[list[Hit]] = []
     for hit in hits:
-        groups.setdefault(slugify(hit.chunk.title), []).append(hit)
+        slug = slugify(hit.chunk.title)
+        group = next((g for g in groups if slugify(g[0].chunk.title) == slug and _same_entry(g[0], hit)), None)
+        if group is None:
+            groups.append([hit])
+        else:
+            group.append(hit)
     out = []
-    for group in groups.values():
+    for group in groups:
         best = max(h.score for h in group)
         preferred = next((h for h in group if h.chunk.doc_type not in AGGREGATE_DOC_TYPES), group[0])
         out.append(Hit(preferred.chunk, best))

@@ -11,7 +11,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from pipeline.corpus.model import Document
-from pipeline.corpus.text import slugify
+from pipeline.corpus.text import humanize, slugify
 
 PAGE_SUFFIXES = {".md", ".markdown", ".mdx", ".html", ".htm"}
 DATA_SUFFIXES = {".yml", ".yaml", ".json", ".toml"}
@@ -50,9 +50,9 @@ def unsupported(path: str) -> str:
 
 
 def title_of(stem: str) -> str:
-    """A file name as a fallback title: "research-statement" → "Research statement"."""
+    """A file name as a fallback title: "research-statement" → "Research statement", "cv" → "CV"."""
     words = re.sub(r"^\d{4}-\d{2}-\d{2}-", "", stem).replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:] if words else stem
+    return humanize(words) if words else stem
 
 
 class Layout:

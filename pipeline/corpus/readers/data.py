@@ -36,7 +36,7 @@ date_format show_date show_related reading_time pager editable highlight js css 
 doc_type enable_emoji tags_as_list section_pages sitemap robots canonical locale locale_catalog
 rendercv_settings theme theme_options options header_image header_overlay overlay_image overlay_filter
 gallery feature_row collection category_layout image_preview url_slides_file
-username button headings cta schema align image_circular avatar_shape
+button headings cta schema align image_circular avatar_shape
 """.split())
 # a small mapping of these only dresses a page (al-folio's profile: image, align, circular)
 _ASSET = re.compile(r"\.(png|jpe?g|gif|svg|webp|avif|ico|css|js|woff2?)$", re.IGNORECASE)
@@ -239,7 +239,9 @@ def record_entries(record: dict, title: str, context: list[str], doc_type: str =
         if field is not None:
             lines += field
         elif str(key).lower() in _TRANSPARENT and isinstance(value, dict):
-            children += record_entries(value, "", inner, doc_type, container=True)
+            # `sections:` (an Astro profile's, RenderCV's) names its entries by key, even a plain value;
+            # `cv:` wraps a person's own fields (name, email) and their sections
+            children += record_entries(value, "", inner, doc_type, container=str(key).lower() == "sections")
         else:
             children += section_entries(str(key), value, inner, doc_type)
     own = [Entry(title=title, text="\n".join(lines), context=context, doc_type=doc_type)] if lines else []
