@@ -221,7 +221,8 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
 
     program = DigitalTwin(store, embedder, persona, lm_capabilities(settings), doc_types=store.doc_types(),
                           cache_dir=settings.cache_dir,
-                          breaker=Breaker(settings.lm_breaker_failures, settings.lm_breaker_cooldown_s))
+                          breaker=Breaker(settings.lm_breaker_failures, settings.lm_breaker_cooldown_s),
+                          lm_budget_s=settings.lm_budget_s)
     source = "unoptimized"
     if path is not None:
         program.load(str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +18,7 @@ from pipeline.providers.base import Embedder, LMCapabilities, ProviderError, Sea
 from pipeline.render import render_answer
 from pipeline.replies import Replies
 from pipeline.signals import SignalPlanner
-from pipeline.stages import LMUnavailableError  # noqa: F401 - part of the program's contract
+from pipeline.stages import LMTimeSpent, LMUnavailableError
 from pipeline.stages.generate import Generate
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.retrieve import Retrieve
@@ -45,10 +46,14 @@ class DigitalTwin(dspy.Module):
         doc_types: Sequence[str] = (),
         cache_dir: Path | None = None,
         breaker: Breaker | None = None,
+        lm_budget_s: float | None = None,
     ):
         super().__init__()
         self.params = params or ProgramParams()
         self.breaker = breaker or Breaker()
+        # seconds into a request after which no LM call starts: one that did could not finish with
+        # its retries before the request's deadline (the answer then comes from the site without it)
+        self.lm_budget_s = lm_budget_s
         # a chat's earlier questions were embedded on their own turns: the next turn's probes reuse them
         self.recent = RecentVectors()
         self.store = store
@@ -83,7 +88,8 @@ class DigitalTwin(dspy.Module):
             try:
                 answer = self._answer(question, history, top_k)
             except LMUnavailableError as exc:
-                self.breaker.failure()
+                if not isinstance(exc, LMTimeSpent):
+                    self.breaker.failure()
                 log.warning("LM unavailable, answering from the site without it: %s", exc)
             else:
                 if answer.trace.lm_calls:
@@ -111,6 +117,8 @@ class DigitalTwin(dspy.Module):
     def _answer(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
         p = self.params
         trace = Trace()
+        if self.lm_budget_s is not None:
+            trace.lm_until = time.monotonic() + self.lm_budget_s
         turns = parse_history(history)
         vectors: dict[str, object] = {}
         try:
@@ -182,7 +190,7 @@ class DigitalTwin(dspy.Module):
         import copy
 
         shared = {"store", "embedder", "persona", "capabilities", "doc_types", "cache_dir", "knowledge", "replies",
-                  "signals", "korean_site", "breaker", "recent"}
+                  "signals", "korean_site", "breaker", "recent", "lm_budget_s"}
         new = self.__class__.__new__(self.__class__)
         for key, value in self.__dict__.items():
             if key == "_without_lm":

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     lm_breaker_cooldown_s: float = Field(30.0, gt=0, validation_alias=_env("RAG_LM_BREAKER_COOLDOWN_S"),
                                          description="Seconds the LM is skipped before it is tried again.")
 
+    @property
+    def lm_budget_s(self) -> float:
+        """Seconds into a request after which no LM call starts: one started later could not finish,
+        with its retries, before `request_deadline_s` (2 s are kept for the answer without it)."""
+        return max(0.0, self.request_deadline_s - self.lm_timeout_s * (self.lm_retries + 1) - 2.0)
+
     # evaluation
     judge_lm: str | None = Field(
         None, validation_alias=_env("RAG_JUDGE_LM"), description="LiteLLM model string of the RAGAS judge."

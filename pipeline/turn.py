@@ -132,6 +132,7 @@ class Trace:
     lm_calls: int = 0
     lm_fallbacks: int = 0
     lm_tokens: int = 0
+    lm_until: float | None = None  # time.monotonic() after which no LM call may start (None: no limit)
 
     @property
     def timings_ms(self) -> dict[str, float]:

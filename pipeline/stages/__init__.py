@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 
 import dspy
 
@@ -20,7 +21,11 @@ log = logging.getLogger("pipeline")
 
 
 class LMUnavailableError(RuntimeError):
-    """The configured LM could not be reached; the service answers 503."""
+    """The configured LM could not be reached: the program answers from the site without it."""
+
+
+class LMTimeSpent(LMUnavailableError):
+    """No LM call may start any more in this request: the LM is not at fault (the breaker ignores it)."""
 
 
 class Stage(dspy.Module):
@@ -37,7 +42,10 @@ class Stage(dspy.Module):
 
 
 def call_lm(predictor: dspy.Predict, trace, **inputs):
-    """One LM call: parse failures fall back (None, counted), provider outages raise."""
+    """One LM call: parse failures fall back (None, counted), provider outages raise, and so does a
+    call that could not finish before the request's deadline (it is not started)."""
+    if trace.lm_until is not None and time.monotonic() > trace.lm_until:
+        raise LMTimeSpent("the request's time for the language model is spent")
     trace.lm_calls += 1
     try:
         return predictor(**inputs)

@@ -383,3 +383,12 @@ def test_a_chat_turn_does_not_embed_the_earlier_question_again(mini_index, hash_
     # (hash vectors find nothing confident, so the combined text is probed too: e5 rarely needs it)
     assert "Where did you study robotics?" not in seen and seen.count("What awards have you won?") == 1, seen  # the new message; the earlier one came from memory
     assert program.recent.hits >= 1
+
+
+def test_no_lm_call_starts_once_the_requests_time_for_it_is_spent(mini_index, hash_embedder):
+    program = make(mini_index, hash_embedder)
+    program.lm_budget_s = 0.0  # a request that has already used its time
+    engine = ScriptedEngine(planner_script(answer="I studied robotics at Zephyr Institute."))
+    result = ask(program, engine, "Where did you study robotics?")
+    assert not engine.requests and result.degraded == "lm" and "Zephyr Institute" in result.text
+    assert program.breaker.state == "closed"  # the LM was not at fault
