@@ -130,9 +130,13 @@ class Served:
             self._checked_at = -math.inf  # look at the files on the next request
 
     async def load(self) -> None:
+        """Build the workbench (once; again after a failure, at most every RETRY_LOAD_AFTER). While a
+        load is under way, return at once: a probe or a visitor gets "still loading", not a wait."""
         if self.runner is not None or self._factory is None:
             return
         self._lock = self._lock or asyncio.Lock()
+        if self._lock.locked():
+            return
         async with self._lock:
             if self.runner is not None:
                 return

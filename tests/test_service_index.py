@@ -131,3 +131,24 @@ def test_requests_in_flight_finish_on_the_workbench_they_began_on(served, mini_c
         asking.join(timeout=30)
         assert result["r"].status_code == 200 and slow.requests  # it finished, on the old workbench's LM
         assert c.post("/api/chat", json=chat_body(QUESTION)).json()["sources"][0]["source"] == "awards.md"
+
+
+def test_a_slow_start_answers_probes_at_once_then_serves(served):
+    """/health at once; /ready and /api/chat 503 + Retry-After while the program loads, then 200."""
+    _, settings, build, _ = served
+    release = threading.Event()
+
+    def slow_build():
+        release.wait(20)  # the models and the index are still loading
+        return build()
+
+    with live_server(service.create_app(slow_build, settings=settings)) as url, \
+            httpx.Client(base_url=url, timeout=5) as c:
+        assert c.get("/health").status_code == 200
+        ready = c.get("/ready")
+        asked = c.post("/api/chat", json=chat_body())
+        assert ready.status_code == 503 and "loading" in ready.json()["error"] and ready.headers["Retry-After"]
+        assert asked.status_code == 503 and "loading" in asked.json()["error"] and asked.headers["Retry-After"]
+        release.set()
+        wait_for(lambda: c.get("/ready").status_code == 200, what="ready after the load")
+        assert c.post("/api/chat", json=chat_body()).status_code == 200
