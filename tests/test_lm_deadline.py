@@ -3,7 +3,6 @@ site's answer, and no LM call starts after it."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

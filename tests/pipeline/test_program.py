@@ -8,7 +8,7 @@ from dspy import lm15
 
 from pipeline.persona import Persona, SiteLink
 from pipeline.params import ProgramParams
-from pipeline.program import DigitalTwin, LMUnavailableError
+from pipeline.program import DigitalTwin
 from pipeline.providers.base import LMCapabilities
 from tests.fakes import ScriptedEngine
 
