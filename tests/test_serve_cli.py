@@ -59,3 +59,42 @@ def test_serve_ingests_a_missing_index_then_answers(tmp_path, mini_corpus):
     [line] = [line for line in log.splitlines() if "POST /api/chat 200" in line]
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO service.access: POST /api/chat 200 \d+ ms stages ", line)
     assert "degraded=-" in line and "군집" not in log and "로봇" not in log
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_uvicorn_service_app_serves_from_the_repository_root(tmp_path, mini_corpus):
+    """The original system's entry point: `uvicorn service:app`, run where the checkout is."""
+    from pipeline.factory import make_embedder, make_store, save_index_persona
+    from pipeline.ingest import ingest
+    from pipeline.settings import Settings
+
+    index = tmp_path / "index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "PINECONE_", "LANGFUSE_", "RAG_"))}
+    env.update(RAG_CORPUS_DIR=str(mini_corpus), RAG_INDEX_DIR=str(index), RAG_CACHE_DIR=str(tmp_path / "cache"),
+               LITELLM_LOCAL_MODEL_COST_MAP="True")
+    settings = Settings(corpus_dir=mini_corpus, index_dir=index)
+    ingest(mini_corpus, make_store(settings), make_embedder(settings))
+    save_index_persona(settings, mini_corpus)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "service:app", "--port", str(port)], cwd=ROOT,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url, deadline, ready = f"http://127.0.0.1:{port}", time.monotonic() + 120, None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                ready = httpx.get(f"{url}/ready", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        assert ready is not None and ready.status_code == 200, server.stderr.read() if server.poll() else ready
+        answer = httpx.post(f"{url}/api/chat", json={"message": "Where did you study robotics?", "history": []},
+                            timeout=60)
+        assert answer.status_code == 200 and answer.json()["sources"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
