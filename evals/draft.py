@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -27,7 +29,7 @@ import yaml
 from pipeline.corpus import slugify
 from pipeline.providers.base import Chunk
 
-TEMPLATES = Path(__file__).with_name("draft_templates.yaml")
+TEMPLATES = resources.files("evals").joinpath("draft_templates.yaml")
 REFERENCE_CHARS = 300  # the reference answer: the passage's first lines, to be edited into an answer
 # each category's cases go round these splits, so even a small draft has test and dev questions
 SPLIT_CYCLE = ("train", "test", "train", "dev", "train")
@@ -35,8 +37,8 @@ SPLIT_CYCLE = ("train", "test", "train", "dev", "train")
 Drafter = Callable[[Sequence[Chunk], dict], list[dict]]
 
 
-def load_templates(path: Path = TEMPLATES) -> dict:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+def load_templates(path: Path | Traversable = TEMPLATES) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _case_id(*parts: str) -> str:

@@ -30,6 +30,8 @@ import json
 import math
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from statistics import NormalDist
 from typing import Sequence
@@ -37,7 +39,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-GATE_CONFIG = Path(__file__).with_name("gate.toml")
+GATE_CONFIG = resources.files("evals").joinpath("gate.toml")
 BASELINE_COLUMNS = ("id", "split", "category", "language", "question", "history_sha256", "answer_text",
                     "retrieved_ids")
 TEXT_COLUMNS = ("question", "history_sha256")  # what makes two rows the same question
@@ -120,8 +122,8 @@ class Pairing:
         return "; ".join(parts)
 
 
-def load_config(path: Path = GATE_CONFIG) -> dict:
-    return tomllib.loads(Path(path).read_text())
+def load_config(path: Path | Traversable = GATE_CONFIG) -> dict:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def paired_bootstrap(diffs: np.ndarray, samples: int, confidence: float, seed: int) -> tuple[float, float]:

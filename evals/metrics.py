@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Sequence
-
 from html.parser import HTMLParser
-from pathlib import Path
+from importlib import resources
+from typing import Iterable, Sequence
 
 import yaml
 
@@ -42,7 +41,7 @@ SCORE_WEIGHTS: dict[str, float] = {
 # metrics where lower is better are not in the score; listed for the gate's direction
 LOWER_IS_BETTER = {"latency_ms", "lm_calls", "lm_tokens"}
 
-_JUDGING = yaml.safe_load((Path(__file__).parent / "data" / "judging.yaml").read_text(encoding="utf-8"))
+_JUDGING = yaml.safe_load(resources.files("evals").joinpath("data", "judging.yaml").read_text(encoding="utf-8"))
 _NEGATION = {lang: re.compile("|".join(re.escape(w) if re.search(r"[\uac00-\ud7a3]", w) else rf"(?<![\w']){re.escape(w)}\b"
                                           for w in words), re.IGNORECASE)
              for lang, words in _JUDGING["negation"].items()}

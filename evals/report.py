@@ -33,7 +33,6 @@ CATEGORY_METRICS = ("hit@5", "mrr", "relevance_correct", "semantic_similarity", 
 WORST = 8  # questions in "worst questions"
 MAX_CHANGED = 40  # changed questions shown in full; the rest are in results.csv
 REWRITTEN = 0.5  # answers sharing less than this (difflib's ratio of words) are shown whole, one then the other
-TEMPLATES = Path(__file__).parent
 MDE_NOTE = ("MDE: the true mean drop the gate's test would see 80% of the time with this many questions, "
             "(z₀.₉₇₅ + z₀.₈) · sd(per-question differences) / √n; when the runs are identical the metric's own "
             "per-question sd stands in (an unpaired bound, ×√2), and for a metric at its ceiling it is the share of "
@@ -266,9 +265,9 @@ def _data_uri(path: Path) -> str:
 
 
 def _environment():
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html.j2"]),
+    env = Environment(loader=PackageLoader("evals", "."), autoescape=select_autoescape(["html.j2"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["quote"] = lambda text: "\n".join("> " + line for line in str(text).splitlines() or [""])
     env.filters["md_diff"] = lambda runs: "".join(

@@ -14,13 +14,16 @@ import hashlib
 import json
 import re
 from functools import cached_property
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-LANG_DIR = Path(__file__).resolve().parent
+# the packs ship as package data (importlib.resources: wherever the package is installed)
+LANG_DIR = resources.files("pipeline.lang")
 LABELS = ("greeting", "thanks", "identity", "off_topic", "injection", "owner")
 Label = Literal[LABELS]  # type: ignore[valid-type]
 
@@ -88,7 +91,7 @@ class LanguagePackError(ValueError):
     pass
 
 
-def read_pack(path: Path) -> LanguagePack:
+def read_pack(path: Path | Traversable) -> LanguagePack:
     from pydantic import ValidationError
 
     try:
@@ -287,11 +290,11 @@ class Knowledge:
         return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def load_knowledge(overrides: dict | None = None, directory: Path = LANG_DIR) -> Knowledge:
+def load_knowledge(overrides: dict | None = None, directory: Path | Traversable = LANG_DIR) -> Knowledge:
     packs = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted((p for p in directory.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name):
         pack = read_pack(path)
-        if pack.code != path.stem:
+        if pack.code != path.name.removesuffix(".yaml"):
             raise LanguagePackError(f"{path}: code {pack.code!r} does not match the file name")
         packs[pack.code] = pack
     if "en" not in packs:
