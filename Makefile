@@ -43,12 +43,12 @@ ingest: install
 	$(WB) ingest
 
 chat: install
-	@test -f .data/index/manifest.json || $(WB) ingest
+	@test -f .data/index/CURRENT -o -f .data/index/manifest.json || $(WB) ingest
 	$(WB) chat
 
 ## acceptance figures per language (hybrid, then dense retrieval)
 accept: install
-	@test -f .data/index/manifest.json || $(WB) ingest
+	@test -f .data/index/CURRENT -o -f .data/index/manifest.json || $(WB) ingest
 	$(WB) accept --mode hybrid
 	$(WB) accept --mode dense
 

@@ -273,15 +273,21 @@ CONVERSATION_BASELINE = Path("datasets/baseline-conversation.json")
 
 
 def ensure_index(settings) -> None:
-    """Ingest the configured corpus when the index does not exist yet (fresh clones)."""
+    """Ingest the configured corpus when the index does not exist yet (fresh clones), or was
+    written by an older version of the workbench (it would be refused: every request a 503)."""
     from pipeline.factory import make_embedder, make_store, save_index_persona
     from pipeline.ingest import ingest as run_ingest
     from pipeline.persona import load_persona
+    from pipeline.text import KEYWORDS_VERSION
 
     store = make_store(settings)
-    if store.embedder_name() is not None:
+    if store.embedder_name() is None:
+        err.print(f"[dim]no index at {settings.index_dir}: ingesting {settings.corpus_dir} first[/]")
+    elif store.keywords_version() != KEYWORDS_VERSION and Path(settings.corpus_dir).is_dir():
+        err.print(f"[dim]the index at {settings.index_dir} was written by an older version: "
+                  f"ingesting {settings.corpus_dir} again (the old one serves until the new one is complete)[/]")
+    else:
         return
-    err.print(f"[dim]no index at {settings.index_dir}: ingesting {settings.corpus_dir} first[/]")
     load_persona(Path(settings.corpus_dir))  # a broken persona.yaml fails before the embedding
     check_index_writable(settings)
     run_ingest(Path(settings.corpus_dir), store, make_embedder(settings))

@@ -164,3 +164,25 @@ def test_serve_with_a_missing_index_that_cannot_be_written_is_one_clear_error(en
     assert notice.startswith("no index at")  # it was about to ingest
     assert "Traceback" not in result.output and "\n" not in error.strip()
     assert str(index) in error and "--index" in error
+
+
+def test_serve_brings_an_index_from_an_older_version_up_to_date(tmp_path, mini_corpus, monkeypatch):
+    """An index the current version would refuse (every request a 503) is re-ingested before serving."""
+    from pipeline import factory
+    from pipeline.ingest import ingest
+    from pipeline.providers.lancedb_store import LanceDBStore
+    from pipeline.settings import Settings
+    from pipeline.text import KEYWORDS_VERSION
+    from tests.fakes import HashEmbedder
+    from workbench import ensure_index
+
+    index = tmp_path / "index"
+    ingest(mini_corpus, LanceDBStore(index), HashEmbedder())
+    manifest = LanceDBStore(index).data_dir / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(f'"keywords": {KEYWORDS_VERSION}', '"keywords": 4'))
+    assert LanceDBStore(index).keywords_version() == 4
+    monkeypatch.setattr(factory, "make_embedder", lambda settings: HashEmbedder())
+    ensure_index(Settings(corpus_dir=mini_corpus, index_dir=index))
+    store = LanceDBStore(index)
+    assert store.keywords_version() == KEYWORDS_VERSION
+    factory.check_index(store, HashEmbedder())  # what start-up checks: it is served now
