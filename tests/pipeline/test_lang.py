@@ -80,3 +80,16 @@ def test_the_committed_program_was_saved_against_todays_packs():
 
     saved = json.loads(DEFAULT_PROGRAM.read_text())["workbench_params"]
     assert saved["lang_fingerprint"] == default_knowledge().fingerprint
+
+
+@pytest.mark.parametrize("message, refers", [
+    ("What did she do at Acme Labs?", False),  # she/her/he/him name the owner, not the previous topic
+    ("Where did he do his bachelor's?", False),
+    ("그녀가 가르친 과목은 뭐예요?", False),
+    ("이분은 어디서 일하세요?", False),
+    ("When was it?", True),
+    ("Who else worked on that?", True),
+    ("그때 뭐 하셨어요?", True),
+])
+def test_pronouns_for_the_owner_do_not_refer_back(message, refers):
+    assert default_knowledge().refers_back(message) is refers
