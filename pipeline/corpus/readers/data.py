@@ -11,7 +11,6 @@ theme (layout, images, colours) are not text.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import tomllib
 from typing import Any
@@ -324,8 +323,3 @@ def read_data(text: str, document: Document) -> Page:
     if not entries:
         raise DataError("no text in it (only settings or empty values)")
     return Page(title=page_title, entries=entries, doc_type=declared)
-
-
-def dumps(value: Any) -> str:
-    """For tests and reports: a value as compact JSON."""
-    return json.dumps(value, ensure_ascii=False, default=str)
