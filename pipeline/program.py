@@ -12,6 +12,7 @@ import dspy
 from pipeline.breaker import Breaker
 from pipeline.history import Turn, parse_history, strip_markup
 from pipeline.lang import Knowledge, load_knowledge
+from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
 from pipeline.persona import Persona
 from pipeline.providers.base import Embedder, LMCapabilities, ProviderError, SearchIndex
@@ -23,7 +24,7 @@ from pipeline.stages.generate import Generate
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.retrieve import Retrieve
 from pipeline.stages.rewrite import Probe, Rewrite
-from pipeline.text import detect_language
+from pipeline.text import detect_language, keyword_fields
 from pipeline.turn import STAGE_OBSERVER, Answer, Plan, Query, Retrieval, Trace  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class DigitalTwin(dspy.Module):
         self.doc_types = list(doc_types)
         self.cache_dir = cache_dir
         self.korean_site = site_language(store) == "ko"
+        self.names = LazyNames(self._site_names)
         self._assemble()
 
     def _assemble(self) -> None:
@@ -70,11 +72,19 @@ class DigitalTwin(dspy.Module):
         self.knowledge: Knowledge = load_knowledge(self.params.lang_overrides)
         self.replies = Replies(self.knowledge, self.persona)
         self.signals = SignalPlanner(self.embedder, self.knowledge, self.cache_dir)
-        self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site)
+        self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site,
+                               names=self.names)
         self.plan = PlanStage(self.signals, self.knowledge, self.persona, self.capabilities, self.doc_types)
-        self.retrieve = Retrieve(self.store, self.knowledge)
+        self.retrieve = Retrieve(self.store, self.knowledge, self.names)
         self.generate = Generate(self.knowledge, self.persona, self.replies, self.capabilities,
                                  site_language="ko" if self.korean_site else "en")
+
+    def _site_names(self) -> SiteNames:
+        """The index's entry titles as names; the owner's own name names no one entry."""
+        k = self.knowledge
+        owner = keyword_fields(f"{self.persona.name} {self.persona.native_name}")[0]
+        ignore = k.stopwords | k.field_words | k.cue_words | set(owner)
+        return SiteNames(((c.title, c.text) for c in self.store.chunks()), ignore=ignore)
 
     def forward(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
         """The answer; when the LM fails (or has been failing: the breaker is open), the answer the

@@ -98,6 +98,7 @@ class Retrieval:
     best: float = 0.0  # best dense cosine similarity over the whole index: the relevance signal
     mode: str = ""  # hybrid | dense ("" when nothing was searched)
     filtered: bool = False  # the plan's sections were applied (no fallback)
+    named: frozenset[str] = frozenset()  # the site's names the question uses (`pipeline.names`)
 
     @property
     def sources(self) -> list[Source]:

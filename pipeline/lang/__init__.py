@@ -177,6 +177,14 @@ class Knowledge:
         return {doc_type: _prefix_pattern(cues) for doc_type, cues in words.items()}
 
     @cached_property
+    def cue_words(self) -> frozenset[str]:
+        """Every word of every section cue ("paper", "award", "수상"…): kinds of entry, not names of one."""
+        from pipeline.text import keyword_fields
+
+        return frozenset(w for pack in self.packs.values() for cues in pack.section_cues.values()
+                         for cue in cues for w in keyword_fields(cue)[0])
+
+    @cached_property
     def glossary(self) -> dict[str, str]:
         return {word: gloss for pack in self.packs.values() for word, gloss in pack.glossary.items()}
 

@@ -17,6 +17,7 @@ from typing import Sequence
 
 from pipeline.corpus import slugify
 from pipeline.lang import Knowledge
+from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
 from pipeline.providers.base import Hit, SearchIndex, SearchRequest
 from pipeline.retrieval_fusion import reciprocal_rank_fusion
@@ -74,19 +75,23 @@ def soft_merge(filtered: list[Hit], unfiltered: list[Hit], depth: int, filter_we
 
 
 class Retrieve(Stage):
-    shared = ("store", "knowledge")
+    shared = ("store", "knowledge", "names")
 
-    def __init__(self, store: SearchIndex, knowledge: Knowledge):
+    def __init__(self, store: SearchIndex, knowledge: Knowledge, names: LazyNames | None = None):
         super().__init__()
         self.store = store
         self.knowledge = knowledge
+        self.names = names or LazyNames(lambda: SiteNames(()))
 
     def forward(self, query: Query, plan: Plan, params: ProgramParams) -> Retrieval:
         hits, filtered = self.search(query.keyword_text, query.vector, plan.k, plan.doc_types, plan.filter_mode,
                                      params)
+        # the names the visitor used (not those of the earlier answer a follow-up carries)
+        named = self.names.get().named(query.message)
         if hits:
-            hits = self.answering_first(hits, query.message)
-        return Retrieval(query.keyword_text, hits, self.best_similarity(query.vector), params.retrieval_mode, filtered)
+            hits = self.answering_first(hits, query.message, named, query.keyword_text)
+        return Retrieval(query.keyword_text, hits, self.best_similarity(query.vector), params.retrieval_mode, filtered,
+                         named)
 
     def search(self, text: str, vector, k: int, doc_types: Sequence[str], filter_mode: str,
                params: ProgramParams) -> tuple[list[Hit], bool]:
@@ -111,15 +116,22 @@ class Retrieve(Stage):
                 return collapse_duplicates(hits, k), True
         return collapse_duplicates(unfiltered, k), False
 
-    def answering_first(self, hits: list[Hit], message: str) -> list[Hit]:
-        """Entries that state what the question asks for ahead of the rest, each group in rank order:
-        a field it asks for by name ("Who was your advisor?" → the entry with an `Advisor:` line),
+    def answering_first(self, hits: list[Hit], message: str, named: frozenset[str] = frozenset(),
+                        text: str = "") -> list[Hit]:
+        """Entries that state what the question asks for ahead of the rest, each group in rank order.
+
+        A question that names an entry of the site ("the SonoGlance study") puts first the entries
+        holding most of it, the names in their title counting twice: the paper titled "SonoGlance: …"
+        before a blog post that mentions it in passing; an entry that holds all the other words
+        ("hardware revisions" of a named device) still before one that only has the name in its title.
+        Then a field it asks for by name ("Who was your advisor?" → the entry with an `Advisor:` line),
         and for a question about the present ("now", 요즘), an entry marked current ("Present", 현재)."""
         k = self.knowledge
         # only a question about nothing but the field ("Who was your advisor?"): one that names its
         # subject too ("your undergraduate thesis") is answered by the entry retrieval found for it
         fields = set(k.asked_fields(message)) if not self._subject_words(message) else set()
         now = k.asks_now(message)
+        words = set(keyword_fields(text or message)[0]) - k.stopwords if named else set()
 
         def misses(hit: Hit) -> int:
             text = hit.chunk.text
@@ -127,8 +139,11 @@ class Retrieve(Stage):
             current = now and bool(k.current_markers.search(f"{hit.chunk.title}\n{text}"))
             return -(2 * states + current)
 
-        return sorted(hits, key=misses) if fields or now else hits
+        def uncovered(hit: Hit) -> int:
+            chunk = hit.chunk
+            return -SiteNames.coverage(f"{chunk.page_title}\n{chunk.title}", chunk.text, words, named) if named else 0
 
+        return sorted(hits, key=lambda h: (uncovered(h), misses(h))) if fields or now or named else hits
 
     def _subject_words(self, message: str) -> set[str]:
         """The message's words that are neither the asked field, nor question words, nor grammar

@@ -21,6 +21,7 @@ import dspy
 
 from pipeline.history import Turn, exchanges, format_history
 from pipeline.lang import Knowledge
+from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
 from pipeline.providers.base import LMCapabilities
 from pipeline.replies import Replies
@@ -48,11 +49,12 @@ Prober = Callable[[str], Probe]
 
 
 class Rewrite(Stage):
-    shared = ("knowledge", "replies", "capabilities", "korean_site")
+    shared = ("knowledge", "replies", "capabilities", "korean_site", "names")
 
     def __init__(self, knowledge: Knowledge, replies: Replies, capabilities: LMCapabilities,
-                 korean_site: bool = False):
+                 korean_site: bool = False, names: LazyNames | None = None):
         super().__init__()
+        self.names = names or LazyNames(lambda: SiteNames(()))
         self.predict = dspy.Predict(RewriteQuery, max_tokens=MAX_TOKENS["rewrite"])
         self.knowledge = knowledge
         self.replies = replies
@@ -107,8 +109,16 @@ class Rewrite(Stage):
     def content_words(self, text: str) -> list[str]:
         return [w for w in keyword_tokens(text) if w not in self.knowledge.stopwords]
 
+    def has_own_subject(self, message: str, question: str) -> bool:
+        """The message names an entry of the site ("the TACTIMO paper"): it is about that entry.
+        "What about X?" still takes the earlier question's ask (`_carried`). A kind of entry is not
+        a subject of its own: "Who were the co-authors?", "그 논문은…" ask about the earlier one."""
+        return not self.knowledge.switches_subject(message) and bool(self.names.get().named(message))
+
     def _follows_up(self, message: str, question: str, params: ProgramParams, probe: Prober | None) -> bool:
         k = self.knowledge
+        if self.has_own_subject(message, question):
+            return False
         refers = k.refers_back(message) or k.switches_subject(message) or not self.content_words(message)
         if probe is None:
             return refers

@@ -303,6 +303,29 @@ def test_a_standalone_question_after_unrelated_history_does_not_inherit_it(mini_
     assert not rewrite("Thanks, that's all!", probe(0.80, 0.85, label="thanks")).follow_up
 
 
+def test_a_message_that_names_an_entry_of_the_site_is_about_that_entry(mini_index, hash_embedder):
+    """After a topic, a question naming another entry by its title's name stands alone, whatever the
+    probes say; one that names nothing is carried on the same evidence."""
+    from pipeline.history import parse_history
+    from pipeline.stages.rewrite import Probe
+
+    program = make(mini_index, hash_embedder, LOCAL)
+    history = [
+        {"role": "user", "parts": [{"text": "Where did you study physics?"}]},
+        {"role": "model", "parts": [{"text": "Graduated from Lumen University."}]},
+    ]
+    turns = parse_history(history)
+    carried_is_closer = lambda text: Probe("owner", 0.85 if "(" in text else 0.80)  # noqa: E731
+    named = program.rewrite("Where did the Sparse Signals work appear?", turns, program.params, None,
+                            probe=carried_is_closer)
+    assert not named.follow_up
+    unnamed = program.rewrite("Where did that work appear?", turns, program.params, None, probe=carried_is_closer)
+    assert unnamed.follow_up
+    answer = ask(program, ScriptedEngine(), "Where did the Sparse Signals work appear?", history)
+    assert answer.retrieval.hits[0].chunk.title == "Swarm Coordination with Sparse Signals"
+    assert "sparse" in answer.retrieval.named
+
+
 def test_a_declined_message_does_not_make_the_next_one_declined(mini_index, hash_embedder):
     program = make(mini_index, hash_embedder, LOCAL)
     declined = ask(program, ScriptedEngine(), "<img src=x onerror=alert(1)>")
