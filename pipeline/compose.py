@@ -15,7 +15,7 @@ from typing import Sequence
 
 from pipeline.lang import Knowledge
 from pipeline.providers.base import Hit
-from pipeline.text import detect_language, keyword_tokens
+from pipeline.text import detect_language, keyword_fields, keyword_tokens
 
 _LINE_SPLIT = re.compile(r"\n+")
 # sentence ends in both languages: ". ", "다. ", "? ", "! ", "。"
@@ -93,14 +93,19 @@ class Composer:
     def _score(self, unit: str, wanted: set[str], fields: list[str], now: bool) -> tuple[int, int]:
         k = self.knowledge
         field = k.field_of(unit)
-        asked = 2 if field is not None and field in fields else 0
+        # a line naming the asked field ("Date: …") first, then one holding such a value ("Mar. 2023")
+        asked = 2 if field is not None and field in fields else int(bool(fields) and bool(k.shaped_as(unit) & set(fields)))
         current = 1 if now and k.current_markers.search(unit) else 0
         return asked + current, len(wanted & set(keyword_tokens(unit)))
 
     def facts(self, message: str, search_text: str, hits: Sequence[Hit], limit: int, *, passages: int = 3,
-              lines_top: int = 3, lines_other: int = 1) -> Facts:
+              lines_top: int = 3, lines_other: int = 1, named: frozenset[str] = frozenset()) -> Facts:
         """The top passage's heading and its `lines_top` best units; one passage from another
-        file adds `lines_other` units when room remains (what multi-hop questions need)."""
+        file adds `lines_other` units when room remains (what multi-hop questions need).
+
+        An asked field no passage states is "missing" (the answer then says it quotes the closest
+        thing) only when no quoted line names what the question names either: "What did you do as
+        a TA for CS 3750?" quoted from the CS 3750 entry is that answer, with or without a `Role:`."""
         k = self.knowledge
         wanted = self._wanted(search_text)
         fields = k.asked_fields(message)
@@ -142,7 +147,12 @@ class Composer:
             lines.append(text)
             used += len(text)
             seen_sources.add(hit.chunk.source)
+        # a quoted line (or its entry's title: "Research Intern, Northwind Weather Service") holding a
+        # value of the asked kind states it, named or not
+        stated.update(kind for line in lines for kind in k.shaped_as(line))
         missing = bool(fields) and not (set(fields) & stated)
+        if missing and named:
+            missing = not any(named & set(keyword_fields(line)[0]) for line in lines)
         return Facts(lines, answers, missing)
 
     @staticmethod

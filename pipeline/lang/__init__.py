@@ -34,6 +34,19 @@ class FieldNames(BaseModel):
     model_config = ConfigDict(extra="forbid")
     names: list[str] = Field(min_length=1)
     asked_by: list[str] = Field(min_length=1)
+    # how a line states such a fact without naming it (regexes, case-insensitive): "Mar. 2023",
+    # "2019년" state a period; "Kittelsen Hall 204" a location
+    shapes: list[str] = Field(default_factory=list)
+
+    @field_validator("shapes")
+    @classmethod
+    def _shapes_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"shape {pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
 
 
 class Replies(BaseModel):
@@ -286,6 +299,19 @@ class Knowledge:
         """The words of `text` that ask for a field of this kind ("advisor", "언제")."""
         found = self.fields[kind][1].search(text)
         return found.group(0) if found else ""
+
+    @cached_property
+    def field_shapes(self) -> dict[str, re.Pattern]:
+        shapes: dict[str, list[str]] = {}
+        for pack in self.packs.values():
+            for kind, spec in pack.fields.items():
+                shapes.setdefault(kind, []).extend(spec.shapes)
+        return {kind: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
+                for kind, pats in shapes.items() if pats}
+
+    def shaped_as(self, line: str) -> set[str]:
+        """The kinds of fact a line holds a value of, named or not ("Mar. 2023" → period)."""
+        return {kind for kind, shape in self.field_shapes.items() if shape.search(line)}
 
     def field_of(self, line: str) -> str | None:
         """The kind of fact a line states by name ("Advisor: …" → advisor), if any."""

@@ -83,7 +83,7 @@ class Generate(Stage):
         budget = min(params.fact_chars, params.max_answer_chars - intro_room - len(outro) - 2)
         facts = self.composer.facts(query.message, query.keyword_text, retrieval.hits, budget,
                                     passages=params.fact_passages, lines_top=params.fact_lines_top,
-                                    lines_other=params.fact_lines_other)
+                                    lines_other=params.fact_lines_other, named=retrieval.named)
         close = retrieval.best >= params.found_min_similarity
         # asked for a field ("email") no passage states, and no quoted line shares the question's words:
         # closeness in meaning is not an answer then

@@ -23,3 +23,24 @@ def test_a_list_for_an_english_visitor_opens_with_the_english_entries():
     assert english.lines[0].startswith("Emotion-Aware") and english.lines[-1].startswith("청각장애인")
     korean = composer.facts("어떤 논문을 발표했어요?", "논문 발표", hits, 360)
     assert korean.lines[0].startswith("청각장애인")
+
+
+def test_a_line_holding_the_asked_kind_of_value_states_it_without_a_label():
+    composer = Composer(default_knowledge())
+    logistics = [_hit("c.md#logistics", "Logistics", "Lectures: Tuesdays and Thursdays, 10:15, Kittelsen Hall 204\n"
+                      "Office hours by appointment.", 0.9, "teaching")]
+    stated = composer.facts("When and where are the lectures held?", "lectures held", logistics, 300)
+    assert not stated.fields_missing and "Kittelsen Hall" in stated.lines[0]
+    ko = [_hit("t.md#talk", "혼자 사는 어르신을 위한 기술", "2023년 3월 DDP 디자인랩 세미나실에서 발표했습니다.", 0.9, "talks")]
+    assert not composer.facts("그 강연은 언제 했어요?", "강연", ko, 300).fields_missing
+    unstated = composer.facts("Who was your advisor?", "advisor", logistics, 300)
+    assert unstated.fields_missing  # an advisor has no shape: only a labelled line states one
+
+
+def test_a_quoted_line_that_names_what_the_question_names_is_no_near_miss():
+    composer = Composer(default_knowledge())
+    course = [_hit("t.md#cs-3750", "CS 3750: Introduction to HCI",
+                   "I was a teaching assistant for CS 3750 in Spring 2020.", 0.9, "teaching")]
+    question = "What did you do as a TA for CS 3750?"
+    assert composer.facts(question, question, course, 300).fields_missing  # no `Role:` line
+    assert not composer.facts(question, question, course, 300, named=frozenset({"3750"})).fields_missing
