@@ -392,6 +392,8 @@ def evaluate(
         gating.save_baseline(frame, summary, [*metrics, *COST], baseline_path)
 
     _print_eval(summary, metrics, outcome.comparisons, run_dir, baseline_path if write_baseline else None)
+    if conversation:
+        _print_chat_differences(result.frame)
     if as_json:
         print(json.dumps({k: summary.get(k) for k in ("score", "metrics", "split", "questions", "regressions",
                                                       "probable_regressions", "gate", "judge_failures", "cost",
@@ -400,6 +402,21 @@ def evaluate(
     _print_verdict(outcome, enforced=gate)
     if gate and outcome.failed:
         raise typer.Exit(1)
+
+
+def _print_chat_differences(frame) -> None:
+    """The questions the chat answered worse than the same question asked alone."""
+    worse = frame[frame["chat_consistency"] == 0]
+    if worse.empty:
+        err.print("[green]every question is answered in the chat as it is alone[/]")
+        return
+    table = Table("id", "question", "top entry in the chat", "alone",
+                  title=f"answered worse in the chat than alone: {len(worse)} of {len(frame)}")
+    for _, row in worse.iterrows():
+        chat_top = (list(row["retrieved_ids"]) or ["(none)"])[0] if not row["declined"] else "(declined)"
+        alone_top = row["alone_top"] or "(none)" if not row["alone_declined"] else "(declined)"
+        table.add_row(str(row["id"]), str(row["question"])[:60], chat_top, alone_top)
+    err.print(table)
 
 
 def _print_eval(summary: dict, metrics: list[str], comparisons, run_dir: Path, wrote: Path | None) -> None:

@@ -140,6 +140,24 @@ def fact_recall(answer_text: str, reference: str, question: str, language: str,
     return len(wanted & set(keyword_tokens(head))) / len(wanted)
 
 
+def chat_consistency(case, chat: dict) -> float:
+    """1 when a question's answer in the chat (`chat`: its record, with the `alone_*` answer of the
+    same question asked by itself) is as good as its answer alone: the same decision
+    (declined or not), the same top entry (or, in the chat, another of the reference entries), and
+    no fewer of the reference answer's facts in the first 240 characters; else 0."""
+    if bool(chat["declined"]) != bool(chat["alone_declined"]):
+        return 0.0
+    top = (chat["retrieved_ids"] or [""])[0]
+    if top != chat["alone_top"] and top not in case.context_ids:
+        return 0.0
+    if case.reference_answer:
+        in_chat = fact_recall(chat["answer_text"], case.reference_answer, case.question, case.language)
+        by_itself = fact_recall(chat["alone_answer_text"], case.reference_answer, case.question, case.language)
+        if not math.isnan(in_chat) and not math.isnan(by_itself) and in_chat < by_itself - 1e-9:
+            return 0.0
+    return 1.0
+
+
 def behaviour_metrics(case, answer_html: str, answer_text: str, declined: bool, retrieved: bool,
                       max_chars: int) -> dict[str, float]:
     """Plan decisions and answer checks that apply to every question."""

@@ -25,7 +25,8 @@ REPORTED = (
     "hit@1", "hit@5", "recall@5", "mrr", "ndcg@5", "id_context_precision", "id_context_recall",
     "relevance_correct", "retrieval_correct", "doc_type_f1", "rewrite_hit@5",
     "semantic_similarity", "string_similarity", "rouge_l",
-    "language_match", "refusal_correct", "says_unknown", "not_denied", "fact@240", "length_ok", "html_safe",
+    "language_match", "refusal_correct", "says_unknown", "not_denied", "fact@240", "chat_consistency", "length_ok",
+    "html_safe",
     "faithfulness", "response_relevancy", "llm_context_precision", "llm_context_recall", "factual_correctness",
 )
 COST = ("latency_ms", "lm_calls", "lm_tokens")
@@ -88,6 +89,7 @@ def _judge_free(case: Case, record: dict, max_chars: int) -> dict:
         if record["retrieved"] and case.expected_retrieval else math.nan
     )
     row["rewrite_hit@5"] = row["hit@5"] if record["history_turns"] else math.nan
+    row["chat_consistency"] = metrics.chat_consistency(case, record) if "alone_answer_text" in record else math.nan
     return row
 
 
@@ -174,6 +176,12 @@ def _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation)
             record = one(case, history)
             records.append(record)
             chat = (history + [_turn("user", case.question), _turn("model", record["answer"])])[-WIDGET_HISTORY:]
+        # each question alone too (with only its own history): `chat_consistency` holds the two side by side
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            alone = list(pool.map(lambda case: _answer_record(bench, case, top_k, texts), cases))
+        for record, single in zip(records, alone):
+            record.update(alone_top=(single["retrieved_ids"] or [""])[0], alone_answer_text=single["answer_text"],
+                          alone_declined=single["declined"])
         return records
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         return list(pool.map(one, cases))

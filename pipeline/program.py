@@ -74,7 +74,7 @@ class DigitalTwin(dspy.Module):
         self.signals = SignalPlanner(self.embedder, self.knowledge, self.cache_dir)
         self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site,
                                names=self.names)
-        self.plan = PlanStage(self.signals, self.knowledge, self.persona, self.capabilities, self.doc_types)
+        self.plan = PlanStage(self.signals, self.knowledge, self.persona, self.capabilities, self.doc_types, self.names)
         self.retrieve = Retrieve(self.store, self.knowledge, self.names)
         self.generate = Generate(self.knowledge, self.persona, self.replies, self.capabilities,
                                  site_language="ko" if self.korean_site else "en")

@@ -88,8 +88,12 @@ class LanguagePack(BaseModel):
     stopwords: str
     personal_facts: list[str]
     replies: Replies
+    # a request for the assistant to do work of its own (write, debug, plan, translate, recommend…): declined
+    # unless the message is about the owner (`owner_refs`, the owner's name, a section cue, a site name)
+    work_requests: list[str] = Field(default_factory=list)
+    owner_refs: list[str] = Field(default_factory=list)  # whole words that point at the owner
 
-    @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns")
+    @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns", "work_requests")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
@@ -273,6 +277,23 @@ class Knowledge:
 
     def doc_types_for(self, text: str) -> list[str]:
         return [doc_type for doc_type, pattern in self.section_cues.items() if pattern.search(text)]
+
+    @cached_property
+    def work_requests(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self._all("work_requests")]
+
+    @cached_property
+    def owner_refs(self) -> re.Pattern:
+        return _prefix_pattern(self._all("owner_refs"), whole=True)
+
+    def requests_work(self, text: str) -> bool:
+        """The message asks the assistant to do something ("Draft a cover letter", "코드 좀 짜 줘")."""
+        return any(p.search(text) for p in self.work_requests)
+
+    def refers_to_owner(self, text: str) -> bool:
+        """A word that points at the owner ("your", "her", 그녀, 교수님). Kinds of entry ("paper",
+        "app") do not: "Can you help me debug my app?" is about the visitor's app."""
+        return bool(self.owner_refs.search(text))
 
     def is_injection(self, text: str) -> bool:
         return any(p.search(text) for p in self.injection)

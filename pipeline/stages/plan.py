@@ -8,24 +8,32 @@ Returns: `Plan`. "Undecided" (no label, no cue) is settled by retrieval's best s
 
 from __future__ import annotations
 
+import re
+
 import dspy
 
 from pipeline.lang import Knowledge
+from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
 from pipeline.persona import Persona
 from pipeline.providers.base import LMCapabilities
 from pipeline.signals import SignalPlanner, blend, known_doc_types
 from pipeline.signatures import MAX_TOKENS, PlanQuery
 from pipeline.stages import Stage, call_lm
+from pipeline.text import keyword_fields
 from pipeline.turn import Plan, Query
 
 
+_QUOTED = re.compile(r"'[^']{2,}'|\"[^\"]{2,}\"|“[^”]+”|‘[^’]{2,}’|「[^」]+」")
+
+
 class PlanStage(Stage):
-    shared = ("signals", "knowledge", "persona", "capabilities", "doc_types")
+    shared = ("signals", "knowledge", "persona", "capabilities", "doc_types", "names")
 
     def __init__(self, signals: SignalPlanner, knowledge: Knowledge, persona: Persona,
-                 capabilities: LMCapabilities, doc_types: list[str]):
+                 capabilities: LMCapabilities, doc_types: list[str], names: LazyNames | None = None):
         super().__init__()
+        self.names = names or LazyNames(lambda: SiteNames(()))
         self.predict = dspy.Predict(PlanQuery, max_tokens=MAX_TOKENS["plan"])
         self.signals = signals
         self.knowledge = knowledge
@@ -37,11 +45,28 @@ class PlanStage(Stage):
         p = params.planner
         return p.lm_weight_capable if self.capabilities.can_plan else p.lm_weight_local
 
+    def asks_for_work(self, message: str) -> bool:
+        """A request for the assistant to do work ("Draft a cover letter for me") that is not about the
+        owner: no word pointing at the owner, not the owner's name, no name of the site's entries."""
+        k = self.knowledge
+        # what is quoted is the material to work on ("Translate 'good luck with your exam'"), not its subject
+        message = _QUOTED.sub(" ", message)
+        if not k.requests_work(message) or k.refers_to_owner(message):
+            return False
+        owner = {w for w in keyword_fields(f"{self.persona.name} {self.persona.native_name}")[0] if len(w) > 1}
+        words = set(keyword_fields(message)[0])
+        return not (owner & words) and not any(w.startswith(tuple(owner)) for w in words if owner) \
+            and not self.names.get().named(message)
+
     def forward(self, query: Query, params: ProgramParams, trace, top_k: int | None = None) -> Plan:
         p = params.planner
         signals = self.signals.signals(query.message, query.vector, query.cue_text, p)
         relevant, needs_retrieval = signals.vote()
         label = "injection" if signals.injection_pattern else signals.label
+        work = label != "injection" and self.asks_for_work(query.message)
+        if work:
+            # decided by what the message asks, not by how close it is to the packs' examples (nor by an LM)
+            label, relevant, needs_retrieval = "off_topic", False, False
         if self.knowledge.personal_facts.search(query.message) and label in ("identity", "unknown"):
             # "How old are you?" is about the owner: the site may simply not say (generate decides)
             label, relevant, needs_retrieval = "owner", True, True
@@ -49,7 +74,7 @@ class PlanStage(Stage):
         lm_used = False
         weight = self.lm_weight(params)
         # a greeting or a thanks never waits for an LM (nor an injection: it is declined as it is)
-        if weight > 0 and not signals.injection_pattern and label not in ("greeting", "thanks"):
+        if weight > 0 and not signals.injection_pattern and not work and label not in ("greeting", "thanks"):
             out = call_lm(self.predict, trace, query=query.text, owner=self.persona.describe())
             if out is not None:
                 lm_used = True

@@ -36,3 +36,22 @@ def test_question_score_weights_only_what_applies():
     w = metrics.SCORE_WEIGHTS
     assert metrics.question_score(row) == pytest.approx(w["recall@5"] / (w["recall@5"] + w["relevance_correct"]))
     assert math.isnan(metrics.question_score({}))
+
+
+def test_chat_consistency_holds_the_chat_answer_against_the_same_question_alone():
+    from types import SimpleNamespace
+
+    case = SimpleNamespace(context_ids=["edu.md#bs", "awards.md#capstone"], question="Where did she do her bachelor's?",
+                           reference_answer="A B.S. at Hanbit University, 2019.", language="en")
+    alone = {"alone_top": "edu.md#bs", "alone_answer_text": "B.S., Hanbit University — 2019", "alone_declined": False}
+
+    def chat(top, text, declined=False):
+        return {"retrieved_ids": [top] if top else [], "answer_text": text, "declined": declined, **alone}
+
+    assert metrics.chat_consistency(case, chat("edu.md#bs", "B.S., Hanbit University — 2019")) == 1.0
+    # the previous topic's entry instead of the asked one: the carry-over bug this metric exists for
+    assert metrics.chat_consistency(case, chat("awards.md#best-paper", "Best Paper Award, 2023")) == 0.0
+    # another reference entry is no worse, unless it states fewer of the reference's facts
+    assert metrics.chat_consistency(case, chat("awards.md#capstone", "Capstone prize of my B.S. at Hanbit University, 2019")) == 1.0
+    assert metrics.chat_consistency(case, chat("edu.md#bs", "B.S. (see the CV)")) == 0.0
+    assert metrics.chat_consistency(case, chat("", "Sorry, I can only answer…", declined=True)) == 0.0

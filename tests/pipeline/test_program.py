@@ -107,6 +107,24 @@ def test_capable_planner_outweighs_the_signals(mini_index, hash_embedder):
     assert result.sources == []
 
 
+@pytest.mark.parametrize("message, declined", [
+    ("Draft a cover letter for me.", True),
+    ("Translate 'good luck with your exam' into French.", True),  # what is quoted is material, not subject
+    ("다음 주 여행 일정 좀 짜 줘", True),
+    ("Write a one-line summary of your thesis", False),  # about the owner: answered from the site
+    ("Can you recommend one of Mina Park's papers?", False),  # the owner's name
+    ("Summarize the Sparse Signals paper for me", False),  # a name of the site's entries
+])
+def test_a_request_for_work_is_declined_by_what_it_asks_unless_it_is_about_the_owner(mini_index, hash_embedder,
+                                                                                       message, declined):
+    program = make(mini_index, hash_embedder)  # a capable LM that would call everything relevant
+    engine = ScriptedEngine(planner_script(relevant=True))
+    result = ask(program, engine, message)
+    assert (not result.plan.relevant) is declined
+    if declined:
+        assert not result.plan.lm_used and result.sources == []
+
+
 def test_local_lm_is_not_asked_to_plan_or_write_korean(mini_index, hash_embedder):
     program = make(mini_index, hash_embedder, LOCAL)
     engine = ScriptedEngine(planner_script())
