@@ -23,11 +23,13 @@ $(VENV)/.installed: pyproject.toml uv.lock
 test: install browsers
 	RAG_TEST_BROWSER=required $(VENV)/bin/pytest
 
-## headless Chromium and CJK fonts from Debian's packages, for the report test; nothing when already there
+## headless Chromium and CJK fonts from Debian's packages, and playwright-core (npm, pinned in
+## tests/browser/package-lock.json) to drive it, for the report and widget tests; nothing when already there
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browsers:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk; }
+	@test -d tests/browser/node_modules/playwright-core || npm ci --prefix tests/browser --no-audit --no-fund
 
 ## unit tests only (no real model)
 test-fast: install
@@ -57,18 +59,26 @@ SITES := alfolio academicpages hugoblox hugo-ko
 SITE_EVAL = $(WB) ingest datasets/sites/$$s/site --index .data/sites/$$s > /dev/null && \
 	$(WB) eval --split test --index .data/sites/$$s --dataset datasets/sites/$$s/questions.jsonl \
 	--baseline datasets/sites/$$s/baseline.json
+SECOND = --index .data/second --dataset datasets/second/questions.jsonl
+SECOND_EVAL = $(WB) ingest datasets/second/corpus --index .data/second > /dev/null && \
+	$(WB) eval --split test $(SECOND) --baseline datasets/second/baseline.json && \
+	$(WB) eval --split test --conversation $(SECOND) --baseline datasets/second/baseline-conversation.json
+SITE_CHAT = $(WB) eval --split test --conversation --index .data/sites/$$s \
+	--dataset datasets/sites/$$s/questions.jsonl --baseline datasets/sites/$$s/baseline-conversation.json
 
-## the regression gate: the demo's test split (single questions and as one chat), then each fixture site's
+## the regression gate: the demo's test split and each fixture site's, single questions and as one chat
 eval: install
 	$(WB) eval --split test
 	$(WB) eval --split test --conversation
-	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) || exit 1; done
+	@echo "== second"; $(SECOND_EVAL)
+	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) && $(SITE_CHAT) || exit 1; done
 
 ## rewrite the committed baselines on purpose (commit datasets/**/baseline*.json afterwards)
 eval-baseline: install
 	$(WB) eval --split test --write-baseline
 	$(WB) eval --split test --conversation --write-baseline
-	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) --write-baseline || exit 1; done
+	@echo "== second"; $(SECOND_EVAL:--baseline=--write-baseline --baseline)
+	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) --write-baseline && $(SITE_CHAT) --write-baseline || exit 1; done
 
 ## compile the program on train, select on dev, save pipeline/artifacts/program.json (+ optimize-report.md)
 optimize: install

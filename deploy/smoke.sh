@@ -32,6 +32,10 @@ request = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/api/chat", met
                                  data=json.dumps({"message": "Hi! What do you work on?", "history": []}).encode(),
                                  headers={"Content-Type": "application/json"})
 with urllib.request.urlopen(request, timeout=60) as r:
-    print(json.dumps({"status": r.status, **json.load(r)}))
+    answer = {"status": r.status, **json.load(r)}
+# the one-tag widget ships inside the package
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/widget.js", timeout=10) as r:
+    answer["widget_bytes"] = len(r.read()) if r.headers["Content-Type"].startswith("text/javascript") else 0
+print(json.dumps(answer))
 PY
 echo "smoke test passed in $(pwd)" >&2

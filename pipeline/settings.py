@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -129,6 +130,12 @@ class Settings(BaseSettings):
         description="Comma-separated browser origins allowed to call the service ('*': any; never with credentials).",
     )
     cors_allow_credentials: bool = Field(False, validation_alias=_env("RAG_CORS_CREDENTIALS"))
+    widget_origins: str = Field(
+        "", validation_alias=_env("RAG_WIDGET_ORIGINS"),
+        description=("Comma-separated origins of static sites whose visitors' browsers call the service directly "
+                     "(the one-tag widget): allowed by CORS, no API key asked, each visitor limited by their own "
+                     "address (RAG_RATE_LIMIT_IP)."),
+    )
     api_key: SecretStr | None = Field(
         None, validation_alias=_env("RAG_API_KEY"), description="Shared secret the proxy sends as X-API-Key (unset: no check)."
     )
@@ -189,6 +196,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _widget_origins_are_origins(self) -> "Settings":
+        for origin in self.widget_origin_list:
+            if not re.fullmatch(r"https?://[^/\s*]+", origin):
+                raise ValueError(f"RAG_WIDGET_ORIGINS: {origin!r} is not a site origin such as https://you.github.io "
+                                 "(scheme and host, no path, no '*')")
+        return self
+
+    @model_validator(mode="after")
     def _trusted_proxies_parse(self) -> "Settings":
         self.trusted_proxy_networks  # a wrong entry is an error at start-up, not at the first request
         return self
@@ -206,7 +221,13 @@ class Settings(BaseSettings):
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+        """The origins CORS allows: RAG_CORS_ORIGINS and the widget's sites."""
+        listed = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+        return list(dict.fromkeys(listed + self.widget_origin_list))
+
+    @property
+    def widget_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.widget_origins.split(",") if o.strip()]
 
     @property
     def lm_provider(self) -> str:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from pipeline.settings import Settings
-from service import logs
+from service import logs, widget
 from service.errors import JSONCORSMiddleware, install_handlers
 from service.guard import API_KEY_HEADER, Guard
 from service.limits import Client, Limits
@@ -157,6 +157,8 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
             "program": workbench.program_source,
             "fingerprints": {"program": workbench.program_fingerprint, "index": workbench.index_fingerprint},
         }
+
+    widget.install(app)
 
     # outermost first: the request's log line, CORS (so errors carry its headers too), the guard
     app.add_middleware(Guard, settings=settings, limits=limits)

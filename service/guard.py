@@ -23,6 +23,7 @@ class Guard:
         self.settings = settings
         self.limits = limits
         self._key = settings.api_key.get_secret_value().encode() if settings.api_key else None
+        self._widget_origins = frozenset(settings.widget_origin_list)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith("/api/") or scope["method"] == "OPTIONS":
@@ -30,8 +31,11 @@ class Guard:
             return
         headers = Headers(scope=scope)
         try:
-            authenticated = self._authenticated(headers)
-            client = self.limits.client(scope, headers, authenticated is True)
+            # a visitor's browser on a widget site holds no key (a page cannot keep a secret): it is let in
+            # without one and limited as one visitor, by its own address
+            browser = headers.get("origin", "").rstrip("/") in self._widget_origins
+            authenticated = None if browser else self._authenticated(headers)
+            client = self.limits.client(scope, headers, authenticated is True, browser=browser)
             scope.setdefault("state", {})["client"] = client
             if scope["method"] == "POST" or authenticated is False:
                 # before the key is judged: a wrong key costs a token like any request

@@ -134,7 +134,8 @@ class Limits:
     def _trusted_hop(self, address: IPAddress | None) -> bool:
         return address is not None and any(address in network for network in self._trusted)
 
-    def client(self, scope, headers: Headers, authenticated: bool) -> Client:
+    def client(self, scope, headers: Headers, authenticated: bool, browser: bool = False) -> Client:
+        """Who the request is from; `browser`: a visitor's own browser (the widget), one visitor."""
         peer_text = (scope.get("client") or ("unknown",))[0]
         peer = _address(peer_text)
         if authenticated or self.settings.trust_forwarded_for or self._trusted_hop(peer):
@@ -147,7 +148,7 @@ class Limits:
                     return Client(group(address), visitor=True)
         # nobody trusted says who is behind this caller
         name = group(peer) if peer is not None else peer_text[:64]
-        return Client(name, visitor=self._key_required and not authenticated)
+        return Client(name, visitor=browser or (self._key_required and not authenticated))
 
     def _bucket(self, client: Client) -> RateLimiter:
         return self.visitors if client.visitor else self.sites

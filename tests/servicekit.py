@@ -100,14 +100,14 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
 
 
 @contextlib.contextmanager
-def live_server(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """Real uvicorn on 127.0.0.1 (a free port), in a thread, configured as `workbench serve`
+def live_server(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Real uvicorn on 127.0.0.1 (a free port, or `port`), in a thread, configured as `workbench serve`
     runs it (the service's own request lines, its JSON framing errors); yields its base URL."""
     import uvicorn
 
     from service.framing import JSONErrorH11Protocol
 
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on", proxy_headers=False,
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", proxy_headers=False,
                             access_log=False, http=JSONErrorH11Protocol)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -43,6 +43,7 @@ def test_a_built_wheel_in_a_clean_venv_ingests_chats_evaluates_and_serves(tmp_pa
     assert json.loads((work / "eval.json").read_text())["score"] > 0.5
     answer = json.loads((work / "answer.json").read_text())
     assert answer["status"] == 200 and answer["response"]
+    assert answer["widget_bytes"] > 1000  # the widget is package data: a wheel without it serves none
     # its data in the working folder, none in the installed package; the served program ships in it
     assert (work / ".data" / "index").is_dir() and (work / ".data" / "dspy-cache").is_dir()
     site_packages = next(venv.glob("lib/python*/site-packages"))

@@ -19,6 +19,7 @@ import pytest
 
 from evals.gate import decide, save_baseline
 from evals.report import write_run
+from tests.chromium import chromium
 
 pytestmark = pytest.mark.slow
 METRICS = ["score", "hit@5", "html_safe"]
@@ -27,15 +28,6 @@ KOREAN_QUESTION = "박사 과정 지도교수님이 누구세요?"
 KOREAN_ANSWER = "제 박사 과정 지도교수님은 타나카 교수님입니다.\n• 제퍼 연구소, 로봇공학"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--hide-scrollbars")
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-    if found:
-        return found
-    if os.environ.get("RAG_TEST_BROWSER") == "required":
-        pytest.fail("no /usr/bin/chromium: `make browsers` installs it (apt-get install chromium fonts-noto-cjk)")
-    pytest.skip("no chromium on PATH: `make browsers` installs it (make test does so itself)")
 
 
 def run_frame(n: int = 12) -> pd.DataFrame:
