@@ -600,6 +600,37 @@ def serve(
                 server_header=False, http=JSONErrorH11Protocol)
 
 
+@app.command()
+def widget(
+    url: str = typer.Argument(..., help="The service's public URL, as visitors' browsers reach it "
+                                        "(e.g. https://twin.example.org)."),
+    site: Optional[str] = typer.Option(None, "--site", help="Your site's origin (e.g. https://you.github.io): "
+                                                              "printed as the RAG_WIDGET_ORIGINS the service needs."),
+) -> None:
+    """The one tag that adds the chat to a static site (Jekyll, Hugo, any HTML), and what to set."""
+    import re as _re
+
+    from service.widget import content_security_policy, snippet
+
+    if not _re.fullmatch(r"https?://[^/\s]+/?", url):
+        fail(f"{url!r} is not a service URL such as https://twin.example.org (scheme and host, no path)", 2)
+    if site is not None and not _re.fullmatch(r"https?://[^/\s*]+/?", site):
+        fail(f"--site {site!r} is not a site origin such as https://you.github.io (scheme and host, no path)", 2)
+    print(snippet(url))
+    err.print("\n[bold]Where it goes[/]: before </body> of the layout every page uses —")
+    err.print("  Jekyll (al-folio, academicpages): _includes/twin-chat.html, and {% include twin-chat.html %} in "
+              "_layouts/default.html", highlight=False)
+    err.print("  Hugo (Hugo Blox): layouts/partials/hooks/body-end/twin-chat.html (or {{ partial \"twin-chat.html\" . }} "
+              "in your baseof.html)", highlight=False)
+    err.print(f"\n[bold]On the service[/]: RAG_WIDGET_ORIGINS={site or 'https://<your site>'} "
+              "(browsers from there need no key; each visitor is limited by address: RAG_RATE_LIMIT_IP)",
+              highlight=False)
+    err.print(f"[bold]A Content-Security-Policy your pages can adopt[/]: {content_security_policy(url)}",
+              highlight=False, soft_wrap=True)
+    err.print("[dim]/widget.js always serves the newest widget; the tag above pins this version (the integrity "
+              "attribute makes the browser refuse any other bytes).[/]")
+
+
 @app.command("bench")
 def bench_command(
     quick: bool = typer.Option(False, "--quick", help="Small sizes: the whole run in about a minute."),
