@@ -186,3 +186,15 @@ def test_serve_brings_an_index_from_an_older_version_up_to_date(tmp_path, mini_c
     store = LanceDBStore(index)
     assert store.keywords_version() == KEYWORDS_VERSION
     factory.check_index(store, HashEmbedder())  # what start-up checks: it is served now
+
+
+def test_widget_prints_the_pinned_tag_and_refuses_a_url_with_a_path():
+    from service.widget import widget_script
+
+    script = widget_script()
+    result = runner.invoke(app, ["widget", "https://twin.example.org", "--site", "https://ada.github.io"])
+    assert result.exit_code == 0, result.output
+    assert f'src="https://twin.example.org{script.path}" integrity="{script.integrity}"' in result.stdout
+    assert "RAG_WIDGET_ORIGINS=https://ada.github.io" in result.output
+    bad = runner.invoke(app, ["widget", "https://twin.example.org/api/chat"])
+    assert bad.exit_code == 2 and "no path" in bad.output
