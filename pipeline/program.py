@@ -178,7 +178,7 @@ class DigitalTwin(dspy.Module):
     def _prober(self, vectors: dict):
         def probe(text: str) -> Probe:
             vector = self._embed(self.rewrite.search_text(text, self.params), vectors)
-            return Probe(self.signals.label(vector, self.params.planner), self.retrieve.best_similarity(vector))
+            return Probe(self.signals.label(vector, self.params.planner, text), self.retrieve.best_similarity(vector))
 
         return probe
 

@@ -117,14 +117,23 @@ class SignalPlanner:
             return max(candidates)[1]
         return "owner" if owner >= max(thresholds.values()) - 0.02 else "unknown"
 
-    def label(self, vector: np.ndarray, p: PlannerParams) -> str:
-        return self.label_for(self.similarities(vector), p)
+    def label(self, vector: np.ndarray, p: PlannerParams, text: str = "") -> str:
+        return self.asks_about_entries(self.label_for(self.similarities(vector), p), text)
+
+    def asks_about_entries(self, label: str, text: str) -> str:
+        """A short message can sit near the chat's own exemplars ("팀은 몇 명이었어요?" near "넌 누구야?")
+        while naming a kind of entry of the site (a team, a degree, an award): then it is about the
+        owner. The about-page cues ("yourself", "background") do not count: "Introduce yourself"
+        asks who the twin is."""
+        if label in ("identity", "greeting", "thanks") and set(self.knowledge.doc_types_for(text)) - {"about"}:
+            return "owner"
+        return label
 
     def signals(self, message: str, vector: np.ndarray, cue_text: str, p: PlannerParams) -> Signals:
         """Patterns read the visitor's own `message`; cues read `cue_text`; `vector` is the query's."""
         sims = self.similarities(vector)
         return Signals(
-            label=self.label_for(sims, p),
+            label=self.asks_about_entries(self.label_for(sims, p), message),
             similarity=sims,
             injection_pattern=self.knowledge.is_injection(message),
             doc_types=self.knowledge.doc_types_for(cue_text),
