@@ -143,8 +143,11 @@ class DigitalTwin(dspy.Module):
                 retrieval = Retrieval()
                 if plan.relevant and plan.needs_retrieval and plan.k > 0:
                     retrieval = self.retrieve(query, plan, p)
-                    if plan.label == "unknown" and not plan.lm_used and retrieval.best < p.planner.relevance_min_score:
-                        plan.relevant = False  # nothing on the site is close: treat as off-topic
+                    # nothing on the site is close, and the message does not point at the owner ("she",
+                    # the name: an English question on a Korean site sits further from every page)
+                    if (plan.label == "unknown" and not plan.lm_used and retrieval.best < p.planner.relevance_min_score
+                            and not self.plan.mentions_owner(question)):
+                        plan.relevant = False  # treated as off-topic
                         retrieval.hits = []
                 stage.outputs = retrieval
         except ProviderError as exc:  # the embedder or the store is down (their clients' retries are spent)

@@ -45,18 +45,22 @@ class PlanStage(Stage):
         p = params.planner
         return p.lm_weight_capable if self.capabilities.can_plan else p.lm_weight_local
 
-    def asks_for_work(self, message: str) -> bool:
-        """A request for the assistant to do work ("Draft a cover letter for me") that is not about the
-        owner: no word pointing at the owner, not the owner's name, no name of the site's entries."""
-        k = self.knowledge
-        # what is quoted is the material to work on ("Translate 'good luck with your exam'"), not its subject
-        message = _QUOTED.sub(" ", message)
-        if not k.requests_work(message) or k.refers_to_owner(message):
-            return False
+    def mentions_owner(self, message: str) -> bool:
+        """A word pointing at the owner ("your", "her", 교수님), the owner's name, or a name of the
+        site's entries: the message is about the owner, however far it sits from the exemplars."""
+        if self.knowledge.refers_to_owner(message):
+            return True
         owner = {w for w in keyword_fields(f"{self.persona.name} {self.persona.native_name}")[0] if len(w) > 1}
         words = set(keyword_fields(message)[0])
-        return not (owner & words) and not any(w.startswith(tuple(owner)) for w in words if owner) \
-            and not self.names.get().named(message)
+        if owner & words or any(w.startswith(tuple(owner)) for w in words if owner):
+            return True
+        return bool(self.names.get().named(message))
+
+    def asks_for_work(self, message: str) -> bool:
+        """A request for the assistant to do work ("Draft a cover letter for me") that is not about the owner."""
+        # what is quoted is the material to work on ("Translate 'good luck with your exam'"), not its subject
+        message = _QUOTED.sub(" ", message)
+        return self.knowledge.requests_work(message) and not self.mentions_owner(message)
 
     def forward(self, query: Query, params: ProgramParams, trace, top_k: int | None = None) -> Plan:
         p = params.planner
