@@ -79,6 +79,7 @@ eval-baseline: install
 	$(WB) eval --split test --conversation --write-baseline
 	@echo "== second"; $(SECOND_EVAL:--baseline=--write-baseline --baseline)
 	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) --write-baseline && $(SITE_CHAT) --write-baseline || exit 1; done
+	$(WB) figures --readme
 
 ## compile the program on train, select on dev, save pipeline/artifacts/program.json (+ optimize-report.md)
 optimize: install

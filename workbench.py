@@ -631,6 +631,20 @@ def widget(
               "attribute makes the browser refuse any other bytes).[/]")
 
 
+@app.command()
+def figures(
+    readme: bool = typer.Option(False, "--readme", help="Rewrite the table in README.md between its markers."),
+) -> None:
+    """Every dataset's gated figures, single and as one chat, from the committed baselines (datasets/**)."""
+    from evals.figures import rewrite_readme, table
+
+    if readme:
+        changed = rewrite_readme(Path("README.md"), Path("datasets"))
+        err.print("README.md updated" if changed else "README.md already shows these figures")
+    else:
+        print(table(Path("datasets")))
+
+
 @app.command("bench")
 def bench_command(
     quick: bool = typer.Option(False, "--quick", help="Small sizes: the whole run in about a minute."),
