@@ -27,6 +27,8 @@ _HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
 NAME_MAX_SHARE = 0.05
 MIN_NAME_CHARS = 3  # "AI", "UX", "7" name nothing in particular
 KOREAN_MAX_ENTRIES = 2
+RARE_MAX_ENTRIES = 2
+MIN_RARE_CHARS = 5
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _LOWER_WORD = re.compile(r"(?<![\w.])[a-z][a-z'-]*[a-z](?![\w])")
 
@@ -49,7 +51,7 @@ class SiteNames:
                 titles[title] = title_words(title)
             body = f"{title}\n{text}"
             lower.update(keyword_fields(" ".join(_LOWER_WORD.findall(body)))[0])
-            used_by.update(w for w in set(keyword_fields(body)[0]) if _HANGUL_WORD.match(w))
+            used_by.update(set(keyword_fields(body)[0]))
         counts = Counter(w for words in titles.values() for w in words)
         limit = max(2, math.ceil(NAME_MAX_SHARE * len(titles)))
         ignored = set(ignore)
@@ -64,6 +66,11 @@ class SiteNames:
             return word not in lower
 
         self.names = frozenset(w for w, n in counts.items() if is_name(w, n))
+        # words only one or two entries use ("Erasmus", "examiner"): a message using one has a subject
+        # of its own, even when no title names it
+        self.rare = frozenset(w for w, n in used_by.items() if n <= RARE_MAX_ENTRIES and w not in ignored
+                              and not _YEAR.match(w) and (len(w) >= MIN_RARE_CHARS or _HANGUL_WORD.match(w))
+                              and not w.isdigit())
         self._korean = sorted((w for w in self.names if _HANGUL_WORD.match(w) and len(w) >= 2), key=len, reverse=True)
 
     def named(self, message: str) -> frozenset[str]:
@@ -76,6 +83,10 @@ class SiteNames:
             elif _HANGUL_WORD.match(word):  # the longest name it starts with (버스벨로 → 버스벨, not 버스)
                 out.update(next(([n] for n in self._korean if word.startswith(n)), []))
         return frozenset(out)
+
+    def distinctive(self, message: str) -> frozenset[str]:
+        """The message's words that only one or two entries of the site use."""
+        return frozenset(w for w in keyword_fields(message)[0] if w in self.rare)
 
     @staticmethod
     def in_title(title: str, names: Iterable[str]) -> int:

@@ -92,6 +92,8 @@ class LanguagePack(BaseModel):
     # unless the message is about the owner (`owner_refs`, the owner's name, a section cue, a site name)
     work_requests: list[str] = Field(default_factory=list)
     owner_refs: list[str] = Field(default_factory=list)  # whole words that point at the owner
+    # words that ask which thing ("which session", 어떤 상): the noun after one is what is asked, not a subject
+    wh_determiners: list[str] = Field(default_factory=list)
 
     @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns", "work_requests")
     @classmethod
@@ -302,6 +304,23 @@ class Knowledge:
         """A word that points at the conversation's subject ("it", 그것); time phrases ("these days") do not."""
         text = self.time_now.sub(" ", text)
         return any(p.search(text) for p in self.follow_up)
+
+    def refers_back_at(self, text: str) -> int | None:
+        """Where the first word pointing back starts (None: there is none)."""
+        text = self.time_now.sub(lambda m: " " * len(m.group(0)), text)
+        found = [m.start() for p in self.follow_up for m in [p.search(text)] if m]
+        return min(found) if found else None
+
+    @cached_property
+    def _asked_noun(self) -> re.Pattern:
+        words = "|".join(re.escape(w) for w in self._all("wh_determiners")) or r"(?!)"
+        return re.compile(rf"(?:(?<!\w)(?:{words}))\s+(\w+)", re.IGNORECASE)
+
+    def asked_nouns(self, text: str) -> set[str]:
+        """The words right after "which/what" (어떤/무슨): the kind of thing asked for."""
+        from pipeline.text import keyword_fields
+
+        return {w for m in self._asked_noun.finditer(text) for w in keyword_fields(m.group(1))[0]}
 
     def switches_subject(self, text: str) -> bool:
         """An opening that keeps the earlier question with a new subject ("and for your master's?")."""

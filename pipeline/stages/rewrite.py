@@ -32,6 +32,9 @@ from pipeline.turn import Query
 
 # labels a message alone may get that mean "this is not a question about the owner's work"
 NEVER_INHERIT = frozenset({"greeting", "thanks", "identity", "off_topic", "injection"})
+# a message in another language than the earlier question refers back only when it is this short
+# ("그건 언제였어?" after an English question: yes; a whole new English question after a Korean one: no)
+MAX_CROSS_LANGUAGE_FOLLOW_UP_WORDS = 5
 # earlier replies that carried no topic: the turn before them is not what "it" refers to
 NO_TOPIC = frozenset({"greeting", "thanks", "identity", "decline", "unavailable"})
 
@@ -110,10 +113,23 @@ class Rewrite(Stage):
         return [w for w in keyword_tokens(text) if w not in self.knowledge.stopwords]
 
     def has_own_subject(self, message: str, question: str) -> bool:
-        """The message names an entry of the site ("the TACTIMO paper"): it is about that entry.
-        "What about X?" still takes the earlier question's ask (`_carried`). A kind of entry is not
-        a subject of its own: "Who were the co-authors?", "그 논문은…" ask about the earlier one."""
-        return not self.knowledge.switches_subject(message) and bool(self.names.get().named(message))
+        """The message names what it is about: an entry of the site ("the TACTIMO paper"), or a thing
+        only one or two entries mention ("her Erasmus semester") and the earlier question did not.
+        "What about X?" still takes the earlier question's ask (`_carried`). A kind of entry is not a
+        subject of its own: "Who were the co-authors?", "그 논문은…" ask about the earlier one."""
+        if self.knowledge.switches_subject(message):
+            return False
+        k, names = self.knowledge, self.names.get()
+        if names.named(message):
+            return True
+        own = names.distinctive(message) - names.distinctive(question) - k.asked_nouns(message)
+        if not own:
+            return False
+        # a word pointing back points at the message's own subject when it follows it ("During your visit to
+        # Lyon, which paper came out of that visit?"); before it, at the earlier one ("Which session was it in?")
+        at = k.refers_back_at(message)
+        lowered = message.lower()
+        return at is None or any(0 <= lowered.find(w) < at for w in own)
 
     def _follows_up(self, message: str, question: str, params: ProgramParams, probe: Prober | None) -> bool:
         k = self.knowledge
@@ -126,7 +142,10 @@ class Rewrite(Stage):
         if alone.label in NEVER_INHERIT or probe(question).label in NEVER_INHERIT:
             return False  # a greeting or an off-topic request neither takes nor gives a topic
         if refers:
-            return True
+            # a long question in another language than the earlier one is a new question ("What was the
+            # thesis about, and who examined it?" after a Korean question): its "it" is its own
+            same_language = detect_language(question) == detect_language(message)
+            return same_language or len(message.split()) <= MAX_CROSS_LANGUAGE_FOLLOW_UP_WORDS
         # no word refers back ("How many people took part in the field study?" after "What is Dasom?"): a
         # follow-up only when the message alone finds nothing confident and the earlier question makes the
         # site's content close. Measured on the demo: such follow-ups score 0.80–0.81 alone and gain
@@ -134,7 +153,9 @@ class Rewrite(Stage):
         # evidence (an English question pulls any Korean message towards the English pages)
         if alone.best >= params.follow_up_confident or detect_language(question) != detect_language(message):
             return False
-        return probe(f"{message} ({question})").best >= alone.best + params.follow_up_evidence_gain
+        # ...and carried, it is confident: a gain that only brings it near the content is no evidence
+        carried = probe(f"{message} ({question})").best
+        return carried >= alone.best + params.follow_up_evidence_gain and carried >= params.follow_up_confident
 
     # -- the record -----------------------------------------------------------------------
 

@@ -344,6 +344,34 @@ def test_a_message_that_names_an_entry_of_the_site_is_about_that_entry(mini_inde
     assert "sparse" in answer.retrieval.named
 
 
+def test_a_rare_word_of_its_own_or_another_language_makes_a_question_new(mini_index, hash_embedder):
+    """"Erasmus"-like words (one or two entries use them) are the message's own subject; a pointing word
+    after such a word points at it; a long question in another language than the earlier one is new."""
+    from pipeline.history import parse_history
+    from pipeline.stages.rewrite import Probe
+
+    program = make(mini_index, hash_embedder, LOCAL)
+    turns = parse_history([
+        {"role": "user", "parts": [{"text": "Who was your advisor?"}]},
+        {"role": "model", "parts": [{"text": "Prof. Quill Tanaka."}]},
+    ])
+    carried_is_closer = lambda text: Probe("owner", 0.85 if "(" in text else 0.80)  # noqa: E731
+
+    def follows(message, history=turns):
+        return program.rewrite(message, history, program.params, None, probe=carried_is_closer).follow_up
+
+    assert not follows("Did you work with the ORCHID-7 testbed?")  # a word only one entry uses
+    assert not follows("During your time with the ORCHID-7 testbed, what did you build with it?")
+    assert follows("Which testbed was it?")  # the asked noun is no subject; "it" points back
+    assert follows("And who funded it?")
+    korean = parse_history([
+        {"role": "user", "parts": [{"text": "지도교수님이 누구세요?"}]},
+        {"role": "model", "parts": [{"text": "Quill Tanaka 교수님입니다."}]},
+    ])
+    assert not follows("What was your master's thesis about, and who examined it?", korean)
+    assert follows("Where is it?", korean)
+
+
 def test_a_declined_message_does_not_make_the_next_one_declined(mini_index, hash_embedder):
     program = make(mini_index, hash_embedder, LOCAL)
     declined = ask(program, ScriptedEngine(), "<img src=x onerror=alert(1)>")
