@@ -492,8 +492,9 @@ def optimize(
     budget: int = typer.Option(12, "--budget", min=1, max=200, help="Candidates (random search) or demos."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="A stronger LM (DSPy model string) for demos."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where the optimized program goes (default: the served "
-                                       "program in a checkout, .data/program.json when installed)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the optimized program goes (default: with --index, "
+                                       "INDEX/program.json, bound to that index and served with it; else the "
+                                       "served program in a checkout, .data/program.json when installed)."),
     index: Optional[Path] = IndexOption,
     dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
     program: str = typer.Option("none", "--program",
@@ -509,7 +510,7 @@ def optimize(
     if not chosen_stages or set(chosen_stages) - set(STAGES):
         fail(f"--stages takes a comma-separated subset of {', '.join(STAGES)}", 2)
     settings = _settings(index_dir=index, lm_cache=False if no_cache else None)
-    from evals.dataset import DatasetError, load_dataset
+    from evals.dataset import DatasetError, dataset_sha256, load_dataset
     from evals.optimize import optimize as run_optimize
     from evals.optimize import write_report
     from pipeline.factory import ProgramFileError, build_workbench, resolve_program
@@ -536,11 +537,19 @@ def optimize(
             )
     except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError, ValueError) as exc:
         fail(str(exc))
+    binding = None
+    if index is not None:
+        # tuned on this site's questions: bound to its index (and dataset), and served with it by default
+        from pipeline.factory import INDEX_PROGRAM
+
+        binding = {"index_fingerprint": bench.index_fingerprint, "dataset_sha256": dataset_sha256(data.cases),
+                   "dataset": str(dataset)}
+        out = out or Path(index) / INDEX_PROGRAM
     if out is None:
         from pipeline.settings import default_optimize_out
 
         out = default_optimize_out()
-    save_program(bench.program, out)
+    save_program(bench.program, out, binding)
     report_path = write_report(result, out.with_name("optimize-report.md"), out)
     before, after = result.before_dev.summary()["score"], result.after_dev.summary()["score"]
     line = f"dev score {before:.3f} → {after:.3f}"

@@ -273,12 +273,18 @@ def optimize(
                             contenders[0][1], contenders[0][2]))
         candidates = []
         index_of: dict[int, int] = {}
+        best_train, search_started = trials[0].train_score, time.perf_counter()
         for i in range(budget):
             params = sample_params(original.params, rng, stages)
             candidate = _candidate(original, params)
             bench.program = candidate
-            say(f"candidate {i + 1}/{budget} on train")
+            left = ""
+            if i:  # the candidates so far say how long the rest takes (three dev runs and pruning follow)
+                each = (time.perf_counter() - search_started) / i
+                left = f" · about {each * (budget - i):.0f} s of train runs left"
+            say(f"candidate {i + 1}/{budget} on train · best train score so far {best_train:.3f}{left}")
             train_score = _score(run(train))
+            best_train = max(best_train, train_score)
             trials.append(Trial(f"candidate {i + 1}", params.model_dump(mode="json"), train_score))
             index_of[i] = len(trials) - 1
             candidates.append((train_score, i, candidate))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +18,8 @@ from pipeline.settings import DEFAULT_PROGRAM, Settings
 if TYPE_CHECKING:
     from pipeline.turn import Answer
 from pipeline.text import KEYWORDS_VERSION
+
+log = logging.getLogger(__name__)
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
 
@@ -213,6 +216,11 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     from pipeline.program import DigitalTwin
 
     path = resolve_program(settings, program_path)  # before anything loads: a wrong path fails at once
+    # a program `workbench optimize --index` tuned for this index is served with it, unless one was asked for
+    own = Path(index_dir or settings.index_dir) / INDEX_PROGRAM
+    asked = program_path is not None or Path(settings.program_path).resolve() != DEFAULT_PROGRAM.resolve()
+    if not asked and own.is_file():
+        path = own
     embedder = make_embedder(settings)
     store = make_store(settings, index_dir)
     check_index(store, embedder)
@@ -227,6 +235,21 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     if path is not None:
         program.load(str(path))
         source = _shown(path)
+    binding = program.__dict__.get("binding")
+    here = _fingerprint_of(store) if binding else None
+    if binding and binding.get("index_fingerprint") not in (None, here):
+        why = (f"the program {_shown(path)} was optimized for another index (fingerprint "
+               f"{binding['index_fingerprint']}, dataset {binding.get('dataset', '?')}); this index is {here}")
+        if asked:
+            raise ProgramFileError(f"{why}: run `workbench optimize --index {index_dir or settings.index_dir} "
+                                   "--dataset …` for it, or pass --program none")
+        # the site changed since it was tuned: its defaults, said where operators look, rather than no service
+        log.warning("%s: serving the unoptimized program until `workbench optimize --index` runs again", why)
+        program = DigitalTwin(store, embedder, persona, lm_capabilities(settings), doc_types=store.doc_types(),
+                              cache_dir=settings.cache_dir,
+                              breaker=Breaker(settings.lm_breaker_failures, settings.lm_breaker_cooldown_s),
+                              lm_budget_s=settings.lm_budget_s)
+        source = f"unoptimized ({_shown(path)} is for another index)"
     # explicit settings win over what the saved program says, after it is loaded
     program.params = program.params.model_copy(update=settings.program_overrides)
     program.warm_up()
@@ -235,6 +258,16 @@ def build_workbench(settings: Settings, *, index_dir: Path | None = None, progra
     workbench = Workbench(settings, embedder, store, persona, program, lm, source)
     _ = workbench.index_fingerprint  # now, while the store is known to answer
     return workbench
+
+
+INDEX_PROGRAM = "program.json"  # beside the index: the program optimized for it
+
+
+def _fingerprint_of(store) -> str:
+    try:
+        return index_fingerprint(store.chunks())
+    except ProviderError:
+        return "unavailable"
 
 
 def check_local_lm(lm, program) -> None:

@@ -217,10 +217,14 @@ class DigitalTwin(dspy.Module):
         state = super().dump_state(*args, **kwargs)
         params = self.params.model_copy(update={"lang_fingerprint": self.knowledge.fingerprint})
         state["workbench_params"] = params.model_dump(mode="json")
+        if self.__dict__.get("binding"):
+            state["binding"] = dict(self.__dict__["binding"])
         return state
 
     def load_state(self, state, *args, **kwargs):
         state = {_RENAMED.get(key, key): value for key, value in state.items()}
+        # a program optimized for one site's index: {"index_fingerprint", "dataset_sha256", "dataset"}
+        self.__dict__["binding"] = state.pop("binding", None)
         params = state.pop("workbench_params", None)
         if params is not None:
             self.params = migrate_params(params)
@@ -288,8 +292,16 @@ def migrate_params(saved: dict) -> ProgramParams:
     return ProgramParams.model_validate({k: v for k, v in saved.items() if k in known})
 
 
-def save_program(program: DigitalTwin, path: Path) -> Path:
+def save_program(program: DigitalTwin, path: Path, binding: dict | None = None) -> Path:
+    """Save the program; `binding` ties it to the index (and dataset) it was optimized for.
+    Written in one rename: a kill mid-write leaves the previous program."""
+    import os
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    program.save(str(path))
+    if binding is not None:
+        program.__dict__["binding"] = dict(binding)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # DSPy picks the format by the suffix
+    program.save(str(tmp))
+    os.replace(tmp, path)
     return path

@@ -1,6 +1,7 @@
 """Optimization on a tiny split with fakes: it improves dev, saves, and the saved program is served."""
 
 import json
+from pathlib import Path
 
 import dspy
 import pytest
@@ -181,3 +182,28 @@ def test_a_gain_dev_cannot_detect_does_not_replace_the_served_program():
     assert not served and "MDE" in why and "19 questions" in why
     better = before + 0.05 + rng.normal(0, 0.01, 19)  # every question gains
     assert detectable_gain(run(before), run(better))[0]
+
+
+def test_a_program_optimized_for_an_index_is_served_with_it_and_refused_with_another(bench, tmp_path, monkeypatch,
+                                                                                     caplog):
+    from pipeline.factory import INDEX_PROGRAM, ProgramFileError, index_fingerprint
+
+    monkeypatch.setattr("pipeline.factory.make_embedder", lambda settings: bench.embedder)
+    index_dir = Path(bench.store.index_dir)
+    bench.program.params = bench.program.params.model_copy(update={"top_k": 6})
+    here = index_fingerprint(bench.store.chunks())
+    own = save_program(bench.program, index_dir / INDEX_PROGRAM, {"index_fingerprint": here, "dataset": "d.jsonl"})
+    settings = Settings(index_dir=index_dir, cache_dir=tmp_path / "cache")
+    served = build_workbench(settings, lm=bench.lm)  # no program asked for: the index's own
+    assert served.program_source.endswith(INDEX_PROGRAM) and served.program.params.top_k == 6
+    assert build_workbench(settings, program_path="none", lm=bench.lm).program.params.top_k == ProgramParams().top_k
+
+    # the same program bound to another index: asked for by name, a clear error; found beside the index
+    # (the site changed since it was tuned), the defaults, said in the log
+    save_program(bench.program, own, {"index_fingerprint": "0123456789abcdef", "dataset": "d.jsonl"})
+    with pytest.raises(ProgramFileError, match="optimized for another index.*workbench optimize --index"):
+        build_workbench(settings, program_path=own, lm=bench.lm)
+    with caplog.at_level("WARNING"):
+        fallback = build_workbench(settings, lm=bench.lm)
+    assert fallback.program.params.top_k == ProgramParams().top_k and "another index" in fallback.program_source
+    assert "serving the unoptimized program" in caplog.text
