@@ -61,7 +61,7 @@ class OptimizeResult:
     chosen: str = "unoptimized"
     kept: dict = field(default_factory=dict)  # the winner's changes that survived pruning: name → (old, new)
     reverted: list = field(default_factory=list)  # the changes pruning undid
-    declined: str = ""  # why the best candidate was not served (its gain was one dev cannot detect)
+    declined: str = ""  # why the defaults are served: the best candidate's gain was one dev cannot detect, or none beat them
 
 
 def _score(evaluation: Evaluation) -> float:
@@ -310,6 +310,12 @@ def optimize(
 
     chosen = choose(contenders)
     best_program, after_dev = programs[chosen], dev_runs[chosen]
+    others = [c for c in contenders if c[0] != "unoptimized"]
+    kept_defaults = ""
+    if chosen == "unoptimized" and others:
+        name, score, _ = max(others, key=lambda c: c[1])
+        kept_defaults = (f"the defaults are kept: no candidate beat them on dev (the best, {name}, scored "
+                         f"{score:.3f} against {contenders[0][1]:.3f}, within {MIN_GAIN} or below)")
     kept, reverted = {}, []
     if optimizer == "random-search" and best_program is not original:
         best_program, after_dev, kept, reverted = prune(bench, original, best_program, run, dev, after_dev, say)
@@ -321,6 +327,7 @@ def optimize(
             declined = f"{chosen} not served: {why}"
             say(declined)
             best_program, after_dev, chosen = original, before_dev, "unoptimized"
+    declined = declined or kept_defaults
     bench.program = best_program
     after_test = (run(test) if best_program is not original else before_test) if test else None
     return OptimizeResult(optimizer, list(stages), before_dev, after_dev, before_test, after_test, trials,
