@@ -93,8 +93,10 @@ class Composer:
     def _score(self, unit: str, wanted: set[str], fields: list[str], now: bool) -> tuple[int, int]:
         k = self.knowledge
         field = k.field_of(unit)
-        # a line naming the asked field ("Date: …") first, then one holding such a value ("Mar. 2023")
-        asked = 2 if field is not None and field in fields else int(bool(fields) and bool(k.shaped_as(unit) & set(fields)))
+        # a line naming the asked field ("Date: …") first, then one holding such a value ("Mar. 2023"); a
+        # compound question ("when and where…") prefers the line that holds both parts
+        named = {field} & set(fields) if field is not None else set()
+        asked = 2 * len(named) + len((k.shaped_as(unit) & set(fields)) - named) if fields else 0
         current = 1 if now and k.current_markers.search(unit) else 0
         return asked + current, len(wanted & set(keyword_tokens(unit)))
 

@@ -44,3 +44,13 @@ def test_a_quoted_line_that_names_what_the_question_names_is_no_near_miss():
     question = "What did you do as a TA for CS 3750?"
     assert composer.facts(question, question, course, 300).fields_missing  # no `Role:` line
     assert not composer.facts(question, question, course, 300, named=frozenset({"3750"})).fields_missing
+
+
+def test_a_compound_question_gets_the_line_holding_both_parts_first():
+    composer = Composer(default_knowledge())
+    talk = [_hit("t.md#talk", "Haptic maps for everyone", "I gave this talk to about 40 people.\n"
+                 "Slides are online since 2023.\nIt was recorded at the university.\n"
+                 "Given in March 2023 at Hadley Hall, Calloway University.", 0.9, "talks")]
+    facts = composer.facts("When and where did you give the haptic maps talk?", "haptic maps talk", talk, 300,
+                           lines_top=1)
+    assert "Hadley Hall" in facts.lines[0] and "March 2023" in facts.lines[0] and not facts.fields_missing
