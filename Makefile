@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install browsers test test-fast demo ingest chat accept eval eval-baseline optimize notebook serve bench bench-quick clean
+.PHONY: install browsers test check test-fast demo ingest chat accept eval eval-baseline optimize notebook serve bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ browsers:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk; }
 	@test -d tests/browser/node_modules/playwright-core || npm ci --prefix tests/browser --no-audit --no-fund
+
+## the linter (ruff: pyflakes, syntax errors, bugbear; pyproject.toml), run by CI beside the tests
+check: install
+	$(VENV)/bin/ruff check pipeline evals service bench tests workbench.py
 
 ## unit tests only (no real model)
 test-fast: install

@@ -289,7 +289,7 @@ def optimize(
             index_of[i] = len(trials) - 1
             candidates.append((train_score, i, candidate))
         # the best few on train compete on dev: selection never sees test
-        for train_score, i, candidate in sorted(candidates, key=lambda t: -t[0])[:3]:
+        for _, i, candidate in sorted(candidates, key=lambda t: -t[0])[:3]:
             bench.program = candidate
             say(f"candidate {i + 1} on dev")
             evaluation = run(dev)

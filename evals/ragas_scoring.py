@@ -226,7 +226,7 @@ def score_records(
 
             return await asyncio.gather(*(one(item) for item in todo))
 
-        for (i, metric, _inputs_, key), value, ok in _run(run_all()):
+        for (i, metric, _, key), value, ok in _run(run_all()):
             if ok and value is not None:
                 results[i][metric] = value
                 cache.put(key, value)

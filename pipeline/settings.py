@@ -205,7 +205,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _trusted_proxies_parse(self) -> "Settings":
-        self.trusted_proxy_networks  # a wrong entry is an error at start-up, not at the first request
+        _ = self.trusted_proxy_networks  # a wrong entry is an error at start-up, not at the first request
         return self
 
     @property

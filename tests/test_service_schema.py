@@ -38,7 +38,7 @@ def test_no_generated_request_gets_a_server_error(api_schema):
                       suppress_health_check=list(HealthCheck))
             def check(case):
                 response = case.call()
-                statuses[(operation.path, response.status_code)] += 1
+                statuses[(operation.path, response.status_code)] += 1  # noqa: B023 — run within this iteration
                 assert response.status_code < 500, (case.body, response.text)
                 case.validate_response(response)
 

@@ -65,7 +65,7 @@ def test_every_stage_parses_through_dspy_with_the_real_model(tmp_path):
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
         for signature, inputs, max_tokens in calls:
             out = dspy.Predict(signature, max_tokens=max_tokens)(**inputs)  # raises if unparseable
-            for name, field in signature.output_fields.items():
+            for name in signature.output_fields:
                 assert getattr(out, name) is not None
             if signature is PlanQuery:
                 assert isinstance(out.doc_types, list) and len(out.doc_types) <= 4
