@@ -42,8 +42,9 @@ class Stage(dspy.Module):
 
 
 def call_lm(predictor: dspy.Predict, trace, **inputs):
-    """One LM call: parse failures fall back (None, counted), provider outages raise, and so does a
-    call that could not finish before the request's deadline (it is not started)."""
+    """One LM call: unusable output falls back (None, counted), provider outages raise, and so does a
+    call that could not finish before the request's deadline (it is not started). Anything else — a
+    TypeError, a KeyError — is this project's bug and propagates: it is not the LM's fault."""
     if trace.lm_until is not None and time.monotonic() > trace.lm_until:
         raise LMTimeSpent("the request's time for the language model is spent")
     trace.lm_calls += 1
@@ -52,9 +53,19 @@ def call_lm(predictor: dspy.Predict, trace, **inputs):
     except Exception as exc:  # noqa: BLE001 - classified below
         if is_provider_outage(exc):
             raise LMUnavailableError(f"the language model is unavailable ({exc.__class__.__name__})") from exc
+        if not is_unusable_output(exc):
+            raise
         trace.lm_fallbacks += 1
         log.warning("LM output unusable in %s: %s", predictor.signature.__name__, exc.__class__.__name__)
         return None
+
+
+def is_unusable_output(exc: Exception) -> bool:
+    """What the LM said could not be used: unparseable or ill-typed fields, a prompt too long for it,
+    any other DSPy error that is not an outage. ValueError covers JSON and pydantic validation."""
+    from dspy.utils import exceptions as dspy_errors
+
+    return isinstance(exc, (dspy_errors.DSPyError, ValueError))
 
 
 def is_provider_outage(exc: Exception) -> bool:

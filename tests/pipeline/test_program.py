@@ -461,3 +461,28 @@ def test_no_lm_call_starts_once_the_requests_time_for_it_is_spent(mini_index, ha
     result = ask(program, engine, "Where did you study robotics?")
     assert not engine.requests and result.degraded == "lm" and "Zephyr Institute" in result.text
     assert program.breaker.state == "closed"  # the LM was not at fault
+
+
+def test_a_bug_in_the_pipeline_is_not_counted_as_unusable_lm_output(mini_index, hash_embedder):
+    """An LM reply that cannot be parsed falls back; a TypeError raised on our side is a bug and surfaces."""
+    from pipeline.stages import call_lm
+    from pipeline.turn import Trace
+
+    class Broken:
+        signature = type("Sig", (), {})
+
+        def __call__(self, **inputs):
+            raise TypeError("unexpected keyword argument 'qestion'")
+
+    trace = Trace()
+    with pytest.raises(TypeError):
+        call_lm(Broken(), trace, question="q")
+    assert trace.lm_fallbacks == 0
+
+    class Unparseable(Broken):
+        def __call__(self, **inputs):
+            from dspy.utils.exceptions import AdapterParseError
+
+            raise AdapterParseError(adapter_name="JSONAdapter", signature=dspy.Signature("q -> a"), lm_response="{")
+
+    assert call_lm(Unparseable(), trace, question="q") is None and trace.lm_fallbacks == 1
