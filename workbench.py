@@ -332,6 +332,7 @@ def evaluate(
     from evals import gate as gating
     from evals import provenance, report
     from evals.dataset import DatasetError, load_dataset
+    from evals.metrics import GATED_COSTS
     from evals.runner import COST, REPORTED, evaluate as run_evaluation
     from pipeline.corpus import CorpusError
     from pipeline.factory import ProgramFileError, build_workbench, resolve_program
@@ -375,7 +376,7 @@ def evaluate(
         outcome = gating.skipped(f"written to {baseline_path}", headline="this run is the new baseline")
     else:
         # every reported metric: one the baseline has and this run lacks is a regression, not a blank
-        outcome = gating.decide(frame, summary, baseline_path, REPORTED, strict=strict,
+        outcome = gating.decide(frame, summary, baseline_path, [*REPORTED, *GATED_COSTS], strict=strict,
                                 foreign_is_error=baseline is not None or demo_dataset)
     base_frame, base_summary = (gating.load_baseline(baseline_path) if outcome.comparisons else (None, None))
     summary["regressions"] = [c.metric for c in outcome.regressions]
@@ -433,7 +434,8 @@ def _print_eval(summary: dict, metrics: list[str], comparisons, run_dir: Path, w
         c = by_metric.get(metric)
         if mean is None and c is None:
             continue
-        row = [metric, "–" if mean is None else f"{mean:.3f}", str(summary["counts"].get(metric, 0))]
+        name = f"{metric} (Δ: saved)" if c is not None and c.lower_is_better else metric
+        row = [name, "–" if mean is None else f"{mean:.3f}", str(summary["counts"].get(metric, 0))]
         if comparisons:
             row += ([f"{c.baseline:.3f} → {_cell(c.current)}", _signed(c.delta),
                      "–" if c.low != c.low else f"[{c.low:+.3f}, {c.high:+.3f}]", _mde_cell(c), _verdict_cell(c)]

@@ -39,6 +39,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from evals.metrics import LOWER_IS_BETTER
+
 GATE_CONFIG = resources.files("evals").joinpath("gate.toml")
 BASELINE_COLUMNS = ("id", "split", "category", "language", "question", "history_sha256", "answer_text",
                     "retrieved_ids")
@@ -66,6 +68,7 @@ class Comparison:
     missing: int = 0  # paired questions with a value in the baseline and none now
     mde: float = math.nan
     mde_method: str = ""
+    lower_is_better: bool = False  # a cost (LM calls, tokens): `delta` is then the saving, a rise is the drop
 
     @property
     def regressed(self) -> bool:
@@ -208,7 +211,9 @@ def compare(current: pd.DataFrame, baseline: pd.DataFrame, metrics: Sequence[str
         if not had.any():
             continue
         both = had & now.notna()
-        diffs = (now[both] - before[both]).to_numpy(dtype=float)
+        lower = metric in LOWER_IS_BETTER
+        # a cost counts as a drop when it rises: the same test, the sign turned
+        diffs = ((before[both] - now[both]) if lower else (now[both] - before[both])).to_numpy(dtype=float)
         diffs = np.where(np.abs(diffs) < 1e-9, 0.0, diffs)  # float noise of re-computed scores is no change
         low, high = paired_bootstrap(diffs, int(boot.get("samples", 2000)), confidence, int(boot.get("seed", 7)))
         mde, method = minimum_detectable_effect(diffs, before[had].to_numpy(dtype=float), confidence, power)
@@ -225,6 +230,7 @@ def compare(current: pd.DataFrame, baseline: pd.DataFrame, metrics: Sequence[str
                 missing=int((had & now.isna()).sum()),
                 mde=mde,
                 mde_method=method,
+                lower_is_better=lower,
             )
         )
     return out

@@ -38,8 +38,10 @@ SCORE_WEIGHTS: dict[str, float] = {
     "html_safe": 1.0,
 }
 
-# metrics where lower is better are not in the score; listed for the gate's direction
+# costs: not in the score; the gate holds them against a rise (wall-clock latency is not gated: it
+# differs on every run and machine)
 LOWER_IS_BETTER = {"latency_ms", "lm_calls", "lm_tokens"}
+GATED_COSTS = ("lm_calls", "lm_tokens")
 
 _JUDGING = yaml.safe_load(resources.files("evals").joinpath("data", "judging.yaml").read_text(encoding="utf-8"))
 _NEGATION = {lang: re.compile("|".join(re.escape(w) if re.search(r"[\uac00-\ud7a3]", w) else rf"(?<![\w']){re.escape(w)}\b"

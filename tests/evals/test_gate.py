@@ -231,3 +231,18 @@ def test_a_run_records_its_git_commit_but_a_baseline_does_not(tmp_path):
     frame = pd.DataFrame({"id": ["q1"], "question": ["q"], "score": [1.0]})
     path = save_baseline(frame, {"split": "test", "git_commit": git_commit()}, ["score"], tmp_path / "b.json")
     assert "git_commit" not in json.loads(path.read_text())["summary"]
+
+
+def test_a_rise_in_lm_calls_is_a_regression_and_a_fall_is_not():
+    import pandas as pd
+
+    from evals.gate import compare
+
+    ids = [f"q{i}" for i in range(20)]
+    base = pd.DataFrame({"id": ids, "question": ids, "lm_calls": [1.0] * 20})
+    doubled = base.assign(lm_calls=[2.0] * 20)
+    halved = base.assign(lm_calls=[0.0] * 10 + [1.0] * 10)
+    rise = compare(doubled, base, ["lm_calls"])[0]
+    fall = compare(halved, base, ["lm_calls"])[0]
+    assert rise.lower_is_better and rise.regressed and rise.delta == -1.0
+    assert not fall.regressed and fall.improved and fall.delta == 0.5
