@@ -38,7 +38,8 @@ def test_a_quick_run_measures_the_victim_alone_and_beside_the_noisy_one(tmp_path
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     ratio = summary["noisy_neighbour_p50_ratio"]
-    assert ratio > 0 and summary["goals_met"] == {"noisy_neighbour_p50_ratio": ratio <= 2.0}
+    # a ratio is measured and judged (how it is judged: the verdicts test above; speed is never asserted)
+    assert ratio > 0 and set(summary["goals_met"]) == {"noisy_neighbour_p50_ratio"}
     written = json.loads((tmp_path / summary["file"]).read_text())["noisy"]
     assert written["solo"]["requests"] >= 5 and written["solo"]["errors"] == 0
     assert written["contended"]["errors"] == 0  # the victim is never refused for the other's sake
