@@ -113,7 +113,9 @@ class Composer:
         fields = k.asked_fields(message)
         now = k.asks_now(message)
         if k.asks_list(message) and len(hits) > 1:
-            return self._entries(hits, wanted, fields, now, limit, detect_language(message))
+            # "Which awards did TACTIMO win?": a named qualifier keeps only the entries that hold the name
+            qualified = [h for h in hits if named & set(keyword_fields(f"{h.chunk.title}\n{h.chunk.text}")[0])]
+            return self._entries(qualified or hits, wanted, fields, now, limit, detect_language(message))
         lines: list[str] = []
         used = 0
         answers = False

@@ -54,3 +54,14 @@ def test_a_compound_question_gets_the_line_holding_both_parts_first():
     facts = composer.facts("When and where did you give the haptic maps talk?", "haptic maps talk", talk, 300,
                            lines_top=1)
     assert "Hadley Hall" in facts.lines[0] and "March 2023" in facts.lines[0] and not facts.fields_missing
+
+
+def test_a_list_question_with_a_named_qualifier_lists_only_the_entries_holding_the_name():
+    composer = Composer(default_knowledge())
+    awards = [_hit("a.md#best", "Best Paper Award, CHI 2023", "For the TACTIMO paper.", 0.9, "awards"),
+              _hit("a.md#travel", "Travel Grant, ISCA 2024", "A student travel grant.", 0.85, "awards"),
+              _hit("a.md#capstone", "Capstone Prize", "For the SignBridge app.", 0.8, "awards")]
+    question = "What awards did the TACTIMO work win?"
+    every = composer.facts(question, question, awards, 400)
+    named = composer.facts(question, question, awards, 400, named=frozenset({"tactimo"}))
+    assert len(every.lines) == 3 and [line.split(" — ")[0] for line in named.lines] == ["Best Paper Award, CHI 2023"]
