@@ -28,6 +28,16 @@ LABELS = ("greeting", "thanks", "identity", "off_topic", "injection", "owner")
 Label = Literal[LABELS]  # type: ignore[valid-type]
 
 
+def _compiled(patterns: list[str]) -> list[str]:
+    """The patterns, once each is known to compile (a pack's error names the pattern)."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {pattern!r} is not a valid regular expression ({exc})") from None
+    return patterns
+
+
 class FieldNames(BaseModel):
     """A kind of fact: how a page names it ("Advisor:") and how a question asks for it."""
 
@@ -41,12 +51,7 @@ class FieldNames(BaseModel):
     @field_validator("shapes")
     @classmethod
     def _shapes_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"shape {pattern!r} is not a valid regular expression: {exc}") from None
-        return patterns
+        return _compiled(patterns)
 
 
 class Replies(BaseModel):
@@ -98,12 +103,7 @@ class LanguagePack(BaseModel):
     @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns", "work_requests")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regular expression ({exc})") from None
-        return patterns
+        return _compiled(patterns)
 
 
 class LanguagePackError(ValueError):
