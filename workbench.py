@@ -346,6 +346,8 @@ def evaluate(
         err.print(f"[dim]program: {bench.program_source} · lm: {settings.lm_provider} · "
                   f"retrieval: {bench.retrieval_mode}[/]", highlight=False)
         data = load_dataset(dataset_path, chunk_ids=[c.id for c in bench.store.chunks()])
+        if data.splits_note():
+            err.print(f"[dim]{data.splits_note()}[/]", highlight=False)
         cases = data.split(split)
         if not cases:
             fail(f"the dataset has no '{split}' questions", 2)
@@ -525,6 +527,12 @@ def optimize(
         bench = build_workbench(settings, program_path=program)
         err.print(f"[dim]starting from: {bench.program_source} · lm: {settings.lm_provider}[/]", highlight=False)
         data = load_dataset(dataset, chunk_ids=[c.id for c in bench.store.chunks()])
+        if data.splits_note():
+            err.print(data.splits_note(), highlight=False)
+        for name in ("train", "dev"):
+            if not data.split(name):
+                fail(f"{dataset} has no {name} questions: the search tunes on train and selects on dev "
+                     "(leave `split` out of the cases to have them assigned)", 2)
         teacher_lm = None
         if teacher:
             import dspy
@@ -537,6 +545,7 @@ def optimize(
                 teacher_lm=teacher_lm, progress=lambda message: status.update(message),
                 cache_dir=None if no_cache else Path(settings.cache_dir),
             )
+        result.splits = data.splits_note()
     except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError, ValueError) as exc:
         fail(str(exc))
     binding = None

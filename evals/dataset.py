@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Sequence
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -67,7 +68,9 @@ class Case(BaseModel):
     reference_answer: str = Field(description="A good answer, for the similarity metrics.")
     reference_contexts: list[ContextRef | str] = Field(
         default_factory=list, description="The passages the answer needs: {source, heading} or a chunk id.")
-    split: Literal["train", "dev", "test"] = Field(description="test is what `make eval` gates on.")
+    split: Literal["train", "dev", "test"] | None = Field(
+        None, description="test is what `make eval` gates on; left out, it is assigned when the file is loaded "
+                          "(stratified by category, seeded: the same file always splits the same way).")
     draft: bool = Field(False, description="Written by `workbench dataset draft` and not reviewed yet; "
                                            "eval ignores it, `dataset check` warns.")
 
@@ -139,11 +142,40 @@ class DatasetError(ValueError):
         return bool(self.details) and all(p.kind == "reference" for p in self.details)
 
 
+# each category's cases go round these splits, so even a small set has test and dev questions
+SPLIT_CYCLE = ("train", "test", "train", "dev", "train")
+SPLIT_SEED = 0
+
+
+def assign_splits(cases: Sequence[Case], seed: int = SPLIT_SEED) -> int:
+    """Give every case without a split one, in place: per category, in an order fixed by the seed
+    and the case's id (not the file's line order), round `SPLIT_CYCLE`. Returns how many it gave."""
+    unsplit: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        if case.split is None:
+            unsplit[case.category].append(case)
+    for group in unsplit.values():
+        group.sort(key=lambda c: _sha256(f"{seed}:{c.id}"))
+        for i, case in enumerate(group):
+            case.split = SPLIT_CYCLE[i % len(SPLIT_CYCLE)]
+    return sum(len(group) for group in unsplit.values())
+
+
 @dataclass
 class Dataset:
     path: Path
     cases: list[Case]
     lines: dict[str, int] = field(default_factory=dict)  # case id → line number
+    assigned_splits: int = 0  # cases the file gave no split, split here (`assign_splits`)
+
+    def splits_note(self) -> str:
+        """What a report says about splits it made, or nothing."""
+        if not self.assigned_splits:
+            return ""
+        counts = Counter(c.split for c in self.cases)
+        return (f"{self.assigned_splits} case(s) had no split: assigned by category with seed {SPLIT_SEED} "
+                f"(train {counts['train']}, dev {counts['dev']}, test {counts['test']}); "
+                "write a split into a case to move it")
 
     def split(self, name: str | None) -> list[Case]:
         if name in (None, "all"):
@@ -202,7 +234,9 @@ def load_dataset(path: Path = DEFAULT_DATASET, chunk_ids: Iterable[str] | None =
         raise DatasetError(path, sorted(problems, key=lambda p: p.line))
     if not numbered:
         raise DatasetError(path, [Problem(0, "no cases", "empty")])
-    return Dataset(path, [case for _, case in numbered], {case.id: number for number, case in numbered})
+    cases = [case for _, case in numbered]
+    assigned = assign_splits(cases)
+    return Dataset(path, cases, {case.id: number for number, case in numbered}, assigned)
 
 
 def case_json_schema() -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from evals.dataset import (KNOWN_CATEGORIES, RECOMMENDED_LANGUAGES, Case, Problem, read_cases,
+from evals.dataset import (KNOWN_CATEGORIES, RECOMMENDED_LANGUAGES, Case, Problem, assign_splits, read_cases,
                            unresolved_references)
 from pipeline.providers.base import Chunk
 
@@ -108,7 +108,10 @@ def _file_warnings(cases: list[tuple[int, Case]]) -> list[Finding]:
             found.append(Finding("warning", number, f"same question and history as line {texts[key]}",
                                  "a repeated question weighs twice in every mean; reword or remove one"))
         texts.setdefault(key, number)
-    splits = Counter(case.split for _, case in cases)
+    # cases without a split get one when the file is loaded: count the splits they will have
+    loaded = [case.model_copy() for _, case in cases]
+    assign_splits(loaded)
+    splits = Counter(case.split for case in loaded)
     if cases and not splits["test"]:
         found.append(Finding("warning", 0, "no test questions",
                              "`workbench eval` gates the test split: put about a fifth of the cases in test"))

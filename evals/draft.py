@@ -28,11 +28,10 @@ import yaml
 
 from pipeline.corpus import slugify
 from pipeline.providers.base import Chunk
+from evals.dataset import SPLIT_CYCLE
 
 TEMPLATES = resources.files("evals").joinpath("draft_templates.yaml")
 REFERENCE_CHARS = 300  # the reference answer: the passage's first lines, to be edited into an answer
-# each category's cases go round these splits, so even a small draft has test and dev questions
-SPLIT_CYCLE = ("train", "test", "train", "dev", "train")
 
 Drafter = Callable[[Sequence[Chunk], dict], list[dict]]
 

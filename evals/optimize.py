@@ -62,6 +62,7 @@ class OptimizeResult:
     kept: dict = field(default_factory=dict)  # the winner's changes that survived pruning: name → (old, new)
     reverted: list = field(default_factory=list)  # the changes pruning undid
     declined: str = ""  # why the defaults are served: the best candidate's gain was one dev cannot detect, or none beat them
+    splits: str = ""  # the splits the dataset did not have and were assigned (evals.dataset.assign_splits)
 
 
 def _score(evaluation: Evaluation) -> float:
@@ -379,6 +380,7 @@ def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path
         f"- optimizer: `{result.optimizer}`; stages: {', '.join(result.stages)}",
         f"- chosen: **{result.chosen}**, saved to `{program_path}`",
         *([f"- {result.declined}"] if result.declined else []),
+        *([f"- splits: {result.splits}"] if result.splits else []),
         f"- time: {result.seconds:.0f} s; LM calls made: {result.lm_calls}",
         "- candidates are compiled on train and selected on dev; test is reported, never used to choose",
         f"- selection: dev scores within {MIN_GAIN} of the best count as equal; among those the fewest LM calls "

@@ -103,3 +103,21 @@ def test_the_json_schema_file_is_up_to_date():
     """datasets/questions.schema.json is generated: `workbench dataset schema --out datasets/questions.schema.json`."""
     assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == case_json_schema(), (
         "regenerate it: workbench dataset schema --out datasets/questions.schema.json")
+
+
+def test_cases_without_a_split_are_split_by_category_the_same_way_every_time(tmp_path):
+    rows = [{k: v for k, v in GOOD.items() if k != "split"} | {"id": f"{category}-{i}", "category": category}
+            for category in ("single-fact", "follow-up") for i in range(10)]
+    kept = GOOD | {"id": "mine", "category": "single-fact", "split": "test"}
+    first = load_dataset(write(tmp_path, kept, *rows))
+    assert first.assigned_splits == 20
+    assert next(c for c in first.cases if c.id == "mine").split == "test"  # a split the file gives stays
+    for category in ("single-fact", "follow-up"):
+        splits = Counter(c.split for c in first.cases if c.category == category and c.id != "mine")
+        assert splits == {"train": 6, "test": 2, "dev": 2}, (category, splits)
+    # the file's line order does not decide: reversed, every case keeps its split, and the hash holds
+    again = load_dataset(write(tmp_path, *reversed(rows), kept))
+    assert {c.id: c.split for c in again.cases} == {c.id: c.split for c in first.cases}
+    assert again.sha256 == first.sha256
+    assert "20 case(s) had no split" in first.splits_note() and "dev 4" in first.splits_note()
+    assert load_dataset(write(tmp_path, GOOD)).splits_note() == ""
