@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # no network at run time: LiteLLM would otherwise fetch its price list on import
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install browsers test check test-fast demo ingest chat accept eval eval-baseline optimize notebook serve bench bench-quick clean
+.PHONY: install browsers test check test-fast demo ingest chat accept eval eval-baseline docs optimize notebook serve bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -83,6 +83,11 @@ eval-baseline: install
 	$(WB) eval --split test --conversation --write-baseline
 	@echo "== second"; $(SECOND_EVAL:--baseline=--write-baseline --baseline)
 	@for s in $(SITES); do echo "== $$s"; $(SITE_EVAL) --write-baseline && $(SITE_CHAT) --write-baseline || exit 1; done
+	$(MAKE) docs
+
+## regenerate the docs' generated parts (the README's figures, from the committed baselines); a test
+## fails when they are stale, another when a link in the README or docs/ leads nowhere
+docs: install
 	$(WB) figures --readme
 
 ## compile the program on train, select on dev, save pipeline/artifacts/program.json (+ optimize-report.md)
