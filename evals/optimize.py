@@ -26,6 +26,8 @@ from typing import Callable, Sequence
 from evals.dataset import Case
 from evals.gate import compare
 from evals.runner import Evaluation, evaluate
+from pipeline.lang import merge
+from pipeline.site_cues import site_section_cues
 from pipeline.turn import MAX_ANSWER_CHARS
 
 OPTIMIZERS = ("random-search", "bootstrap", "mipro", "gepa")
@@ -63,6 +65,7 @@ class OptimizeResult:
     reverted: list = field(default_factory=list)  # the changes pruning undid
     declined: str = ""  # why the defaults are served: the best candidate's gain was one dev cannot detect, or none beat them
     splits: str = ""  # the splits the dataset did not have and were assigned (evals.dataset.assign_splits)
+    pruned: str = ""  # the candidate pruning started from
 
 
 def _score(evaluation: Evaluation) -> float:
@@ -97,10 +100,14 @@ def detectable_gain(before: Evaluation, after: Evaluation, min_gain: float = MIN
     return c.delta >= needed, why
 
 
-def sample_params(base, rng: random.Random, stages: Sequence[str]):
-    """A random neighbour of `base` (a ProgramParams) in the knobs of the chosen stages."""
+def sample_params(base, rng: random.Random, stages: Sequence[str], site_cues: Sequence[dict] = ()):
+    """A random neighbour of `base` (a ProgramParams) in the knobs of the chosen stages;
+    `site_cues` are pack overrides naming the site's own sections (pipeline.site_cues), each
+    a choice beside none."""
     params = copy.deepcopy(base)
     p = params.planner
+    if "plan" in stages and site_cues:
+        params.lang_overrides = merge(base.lang_overrides, rng.choice([{}, *site_cues]))
     if "plan" in stages:
         for name in ("greeting_min_sim", "identity_min_sim", "off_topic_min_sim", "injection_min_sim"):
             setattr(p, name, round(getattr(p, name) + rng.uniform(-0.03, 0.03), 3))
@@ -139,10 +146,8 @@ def _with(params, name: str, value):
 
 def _candidate(original, params):
     """A copy of the program with other parameters (the stages read them per call; the copy
-    shares the providers and the embedded exemplars)."""
-    candidate = original.deepcopy()
-    candidate.params = params
-    return candidate
+    shares the providers and the embedded exemplars, and gets its own packs when it amends them)."""
+    return original.with_params(params)
 
 
 def prune(bench, original, winner, run, dev, evaluation: Evaluation, say) -> tuple[object, Evaluation, dict, list]:
@@ -269,6 +274,10 @@ def optimize(
 
     if optimizer == "random-search":
         rng = random.Random(seed)
+        site_cues = [cues for cues in (site_section_cues(original.doc_types, original.knowledge, inherit)
+                                       for inherit in (False, True)) if cues]
+        if site_cues:
+            say(f"the site's own sections are a candidate: {', '.join(site_cues[0].get('en', {}).get('section_cues', {}))}")
         say("the unoptimized program on train")
         trials.append(Trial("unoptimized", original.params.model_dump(mode="json"), _score(run(train)),
                             contenders[0][1], contenders[0][2]))
@@ -276,7 +285,7 @@ def optimize(
         index_of: dict[int, int] = {}
         best_train, search_started = trials[0].train_score, time.perf_counter()
         for i in range(budget):
-            params = sample_params(original.params, rng, stages)
+            params = sample_params(original.params, rng, stages, site_cues)
             candidate = _candidate(original, params)
             bench.program = candidate
             left = ""
@@ -318,7 +327,9 @@ def optimize(
         kept_defaults = (f"the defaults are kept: no candidate beat them on dev (the best, {name}, scored "
                          f"{score:.3f} against {contenders[0][1]:.3f}, within {MIN_GAIN} or below)")
     kept, reverted = {}, []
+    pruned = ""
     if optimizer == "random-search" and best_program is not original:
+        pruned = chosen
         best_program, after_dev, kept, reverted = prune(bench, original, best_program, run, dev, after_dev, say)
     declined = ""
     if best_program is not original and _lm_calls_per_question(after_dev) >= _lm_calls_per_question(before_dev):
@@ -333,18 +344,28 @@ def optimize(
     after_test = (run(test) if best_program is not original else before_test) if test else None
     return OptimizeResult(optimizer, list(stages), before_dev, after_dev, before_test, after_test, trials,
                           time.perf_counter() - started, _lm_calls(bench) - calls_before, chosen, kept, reverted,
-                          declined)
+                          declined, pruned=pruned)
 
 
 def _lm_calls(bench) -> int:
     return len(getattr(bench.lm, "history", []) or [])
 
 
+def _site_sections(params: dict) -> str:
+    """The site's own section cues a trial used (pipeline.site_cues), as the report shows them."""
+    cues = ((params.get("lang_overrides") or {}).get("en") or {}).get("section_cues", {})
+    if not cues:
+        return "–"
+    # a doc type cued by more than its own word inherited a pack section's cues
+    inherited = any(len(words) > 1 for words in cues.values())
+    return f"{len(cues)}: Korean glosses, the packs' cues" if inherited else f"{len(cues)}: Korean glosses"
+
+
 def _pruning_lines(result: OptimizeResult) -> list[str]:
     if not (result.kept or result.reverted):
         return []
     kept = [f"- `{name}`: {old} → {new}" for name, (old, new) in result.kept.items()] or ["- none"]
-    return ["## Pruning", "", f"Each change of {result.chosen} was undone in turn on dev; an undo stayed when dev "
+    return ["## Pruning", "", f"Each change of {result.pruned or result.chosen} was undone in turn on dev; an undo stayed when dev "
             f"lost less than {MIN_GAIN} and no LM calls were added."
             + (" The pruned program was then not served (see above)." if result.declined else ""),
             "", "Kept:", "", *kept, "",
@@ -372,7 +393,8 @@ def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path
                 _markdown_table(per_category), ""]
 
     trials = pd.DataFrame([{"trial": t.name, "train score": t.train_score, "dev score": t.dev_score,
-                            "dev LM calls/question": t.dev_lm_calls} for t in result.trials])
+                            "dev LM calls/question": t.dev_lm_calls, "site sections": _site_sections(t.params)}
+                           for t in result.trials])
     before_calls = _lm_calls_per_question(result.before_dev)
     after_calls = _lm_calls_per_question(result.after_dev)
     lines = [

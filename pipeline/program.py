@@ -14,6 +14,7 @@ from pipeline.history import Turn, parse_history, strip_markup
 from pipeline.lang import Knowledge, load_knowledge
 from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
+from pipeline.site_cues import site_section_names
 from pipeline.persona import Persona
 from pipeline.providers.base import Embedder, LMCapabilities, ProviderError, SearchIndex
 from pipeline.render import render_answer
@@ -69,7 +70,8 @@ class DigitalTwin(dspy.Module):
 
     def _assemble(self) -> None:
         """The stages, over the language packs as this program's parameters amend them."""
-        self.knowledge: Knowledge = load_knowledge(self.params.lang_overrides)
+        packs = load_knowledge(self.params.lang_overrides)
+        self.knowledge: Knowledge = packs.with_site_sections(site_section_names(self.doc_types, packs))
         self.replies = Replies(self.knowledge, self.persona)
         self.signals = SignalPlanner(self.embedder, self.knowledge, self.cache_dir)
         self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site,
@@ -196,6 +198,18 @@ class DigitalTwin(dspy.Module):
         """Whether any stage may call the LM with these capabilities and parameters."""
         can = self.capabilities
         return can.can_plan or can.can_abstract or self.plan.lm_weight(self.params) > 0 or self.params.lead_from_lm
+
+    def with_params(self, params: ProgramParams) -> "DigitalTwin":
+        """A copy with other parameters; when they amend the language packs otherwise, its stages
+        are assembled over the amended packs, each predictor keeping its compiled state."""
+        candidate = self.deepcopy()
+        candidate.params = params
+        if params.lang_overrides != self.params.lang_overrides:
+            states = {name: predictor.dump_state() for name, predictor in self.named_predictors()}
+            candidate._assemble()
+            for name, predictor in candidate.named_predictors():
+                predictor.load_state(states[name])
+        return candidate
 
     def __deepcopy__(self, memo):
         """Copies (DSPy's optimizers make many) share the providers and the packs; the stages

@@ -124,11 +124,11 @@ def read_pack(path: Path | Traversable) -> LanguagePack:
         raise LanguagePackError(f"{path}: {where}: {first['msg']}") from None
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge(base: dict, override: dict) -> dict:
     """Deep merge: mappings merge key by key, anything else is replaced."""
     out = dict(base)
     for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 
@@ -152,13 +152,23 @@ def _prefix_pattern(words: list[str], whole: bool = False) -> re.Pattern:
 class Knowledge:
     """Every pack merged, with compiled patterns; replies per language (English when unknown)."""
 
-    def __init__(self, packs: dict[str, LanguagePack], overrides: dict | None = None):
+    def __init__(self, packs: dict[str, LanguagePack], overrides: dict | None = None,
+                 site_sections: dict[str, list[str]] | None = None):
         self.overrides = overrides or {}
+        # cues for the site's own sections, read from its index (pipeline.site_cues): not pack content,
+        # so not in the fingerprint (a program saved on one site loads on another without a warning)
+        self.site_sections = site_sections or {}
         self.packs = {
-            code: LanguagePack.model_validate(_merge(pack.model_dump(), self.overrides[code]))
+            code: LanguagePack.model_validate(merge(pack.model_dump(), self.overrides[code]))
             if code in self.overrides else pack
             for code, pack in packs.items()
         }
+
+    def with_site_sections(self, cues: dict[str, list[str]]) -> "Knowledge":
+        """The same packs, with section cues for the site's own doc types."""
+        out = Knowledge.__new__(Knowledge)
+        out.overrides, out.packs, out.site_sections = self.overrides, self.packs, dict(cues)
+        return out
 
     # -- per language ------------------------------------------------------------------
 
@@ -193,6 +203,8 @@ class Knowledge:
         for pack in self.packs.values():
             for doc_type, cues in pack.section_cues.items():
                 words.setdefault(doc_type, []).extend(cues)
+        for doc_type, cues in self.site_sections.items():
+            words.setdefault(doc_type, []).extend(cues)
         return {doc_type: _prefix_pattern(cues) for doc_type, cues in words.items()}
 
     @cached_property
@@ -200,8 +212,9 @@ class Knowledge:
         """Every word of every section cue ("paper", "award", "수상"…): kinds of entry, not names of one."""
         from pipeline.text import keyword_fields
 
-        return frozenset(w for pack in self.packs.values() for cues in pack.section_cues.values()
-                         for cue in cues for w in keyword_fields(cue)[0])
+        lists = [*(c for pack in self.packs.values() for c in pack.section_cues.values()),
+                 *self.site_sections.values()]
+        return frozenset(w for cues in lists for cue in cues for w in keyword_fields(cue)[0])
 
     @cached_property
     def glossary(self) -> dict[str, str]:

@@ -116,8 +116,8 @@ def test_pruning_keeps_only_the_changes_dev_notices():
         def __init__(self, params):
             self.params, self._signals = params, None
 
-        def deepcopy(self):
-            return Program(self.params)
+        def with_params(self, params):
+            return Program(params)
 
     class Scored:  # what prune reads of an evaluation
         def __init__(self, program):
@@ -207,3 +207,17 @@ def test_a_program_optimized_for_an_index_is_served_with_it_and_refused_with_ano
         fallback = build_workbench(settings, lm=bench.lm)
     assert fallback.program.params.top_k == ProgramParams().top_k and "another index" in fallback.program_source
     assert "serving the unoptimized program" in caplog.text
+
+
+def test_the_sites_own_section_cues_are_a_choice_of_the_search_beside_none():
+    import random
+
+    rng = random.Random(1)
+    site = {"en": {"section_cues": {"talks": ["talk"]}}}
+    base = ProgramParams(lang_overrides={"en": {"glossary": {"thesis": "dissertation"}}})
+    seen = [sample_params(base, rng, ["plan"], [site]).lang_overrides for _ in range(20)]
+    assert base.lang_overrides in seen  # none is a choice: the packs as they are
+    with_cues = [o for o in seen if "section_cues" in o.get("en", {})]
+    assert with_cues and all(o["en"]["glossary"] == {"thesis": "dissertation"} for o in with_cues)  # merged, kept
+    assert all(sample_params(base, rng, ["generate"], [site]).lang_overrides == base.lang_overrides
+               for _ in range(5))  # a knob of the plan stage only
