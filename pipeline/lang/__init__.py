@@ -43,7 +43,7 @@ class FieldNames(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     names: list[str] = Field(min_length=1)
-    asked_by: list[str] = Field(min_length=1)
+    asked_by: list[str] = Field(min_length=1)  # word entries (see PREFIX)
     # how a line states such a fact without naming it (regexes, case-insensitive): "Mar. 2023",
     # "2019년" state a period; "Kittelsen Hall 204" a location
     shapes: list[str] = Field(default_factory=list)
@@ -52,6 +52,11 @@ class FieldNames(BaseModel):
     @classmethod
     def _shapes_compile(cls, patterns: list[str]) -> list[str]:
         return _compiled(patterns)
+
+    @field_validator("asked_by")
+    @classmethod
+    def _asked_by(cls, words: list[str]) -> list[str]:
+        return _entries(words)
 
 
 class Replies(BaseModel):
@@ -105,17 +110,53 @@ class LanguagePack(BaseModel):
     def _compiles(cls, patterns: list[str]) -> list[str]:
         return _compiled(patterns)
 
+    @field_validator("time_now", "current_markers", "personal_facts", "owner_refs")
+    @classmethod
+    def _words(cls, words: list[str]) -> list[str]:
+        return _entries(words)
+
+    @field_validator("section_cues")
+    @classmethod
+    def _cues(cls, cues: dict[str, list[str]]) -> dict[str, list[str]]:
+        for words in cues.values():
+            _entries(words)
+        return cues
+
+    @field_validator("glossary")
+    @classmethod
+    def _glossary(cls, glossary: dict[str, str]) -> dict[str, str]:
+        _entries(list(glossary))
+        return glossary
+
 
 class LanguagePackError(ValueError):
     pass
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A key written twice in one mapping: YAML would silently keep the last."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise DuplicateKeyError(f"{key!r} is written twice (lines {seen[key]} and "
+                                        f"{key_node.start_mark.line + 1}); YAML would keep only the second")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_pack(path: Path | Traversable) -> LanguagePack:
     from pydantic import ValidationError
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
         return LanguagePack.model_validate(data)
+    except DuplicateKeyError as exc:
+        raise LanguagePackError(f"{path}: {exc}") from None
     except (OSError, yaml.YAMLError) as exc:
         raise LanguagePackError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
     except ValidationError as exc:
@@ -135,18 +176,40 @@ def merge(base: dict, override: dict) -> dict:
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
+# How every word list of a pack matches a visitor's words, one rule for all of them (the entry says
+# which, never the list's name): "award" is the whole word; "award*" any word starting so (awards,
+# awarded); a Korean entry matches anywhere, since particles attach to it (수상 in 수상했어요).
+PREFIX = "*"
+
+
+def bare(word: str) -> str:
+    """The entry without its prefix mark: the word itself."""
+    return word.removesuffix(PREFIX)
+
+
+def _word_part(word: str) -> str:
+    if _HANGUL.search(word):
+        return re.escape(bare(word))
+    if word.endswith(PREFIX):
+        return r"(?<!\w)" + re.escape(bare(word))
+    return r"(?<!\w)" + re.escape(word) + r"(?!\w)"
+
+
+def word_pattern(words: list[str]) -> re.Pattern:
+    """Any of the entries `words`, each matched as it says (see PREFIX)."""
+    return re.compile("|".join(_word_part(w) for w in words) or r"(?!)", re.IGNORECASE)
+
+
 def _mentions(text: str, word: str) -> bool:
-    """Korean words match anywhere (particles attach to them); others as whole words."""
-    if re.search(r"[\uac00-\ud7a3]", word):
-        return word in text
-    return re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text, re.IGNORECASE) is not None
+    return re.search(_word_part(word), text, re.IGNORECASE) is not None
 
 
-def _prefix_pattern(words: list[str], whole: bool = False) -> re.Pattern:
-    """Any of `words` as a word prefix, or a `whole` word (Korean: anywhere, particles attach)."""
-    end = r"(?!\w)" if whole else ""
-    parts = [re.escape(w) if re.search(r"[\uac00-\ud7a3]", w) else r"(?<!\w)" + re.escape(w) + end for w in words]
-    return re.compile("|".join(parts) or r"(?!)", re.IGNORECASE)
+def _entries(words: list[str]) -> list[str]:
+    """Word entries, once each is known to say how it matches (a mark only at the end, a word before it)."""
+    for word in words:
+        if not bare(word).strip() or PREFIX in bare(word):
+            raise ValueError(f"entry {word!r}: a word, optionally ending in {PREFIX!r} (a prefix)")
+    return words
 
 
 class Knowledge:
@@ -164,7 +227,7 @@ class Knowledge:
             for code, pack in packs.items()
         }
 
-    def with_site_sections(self, cues: dict[str, list[str]]) -> "Knowledge":
+    def with_site_sections(self, cues: dict[str, list[str]]) -> Knowledge:
         """The same packs, with section cues for the site's own doc types."""
         out = Knowledge.__new__(Knowledge)
         out.overrides, out.packs, out.site_sections = self.overrides, self.packs, dict(cues)
@@ -205,7 +268,7 @@ class Knowledge:
                 words.setdefault(doc_type, []).extend(cues)
         for doc_type, cues in self.site_sections.items():
             words.setdefault(doc_type, []).extend(cues)
-        return {doc_type: _prefix_pattern(cues) for doc_type, cues in words.items()}
+        return {doc_type: word_pattern(cues) for doc_type, cues in words.items()}
 
     @cached_property
     def cue_words(self) -> frozenset[str]:
@@ -214,7 +277,7 @@ class Knowledge:
 
         lists = [*(c for pack in self.packs.values() for c in pack.section_cues.values()),
                  *self.site_sections.values()]
-        return frozenset(w for cues in lists for cue in cues for w in keyword_fields(cue)[0])
+        return frozenset(w for cues in lists for cue in cues for w in keyword_fields(bare(cue))[0])
 
     @cached_property
     def glossary(self) -> dict[str, str]:
@@ -238,15 +301,15 @@ class Knowledge:
 
     @cached_property
     def time_now(self) -> re.Pattern:
-        return _prefix_pattern(self._all("time_now"), whole=True)
+        return word_pattern(self._all("time_now"))
 
     @cached_property
     def current_markers(self) -> re.Pattern:
-        return _prefix_pattern(self._all("current_markers"), whole=True)
+        return word_pattern(self._all("current_markers"))
 
     @cached_property
     def personal_facts(self) -> re.Pattern:
-        return _prefix_pattern(self._all("personal_facts"), whole=True)
+        return word_pattern(self._all("personal_facts"))
 
     @cached_property
     def stopwords(self) -> frozenset[str]:
@@ -274,7 +337,7 @@ class Knowledge:
             label = "|".join(re.escape(n) for n in sorted(names[kind], key=len, reverse=True))
             # "Advisor: …", "- 기간: …", "Dissertation (tentative): …"
             named = re.compile(rf"^\W*(?:{label})(?:\s*\([^)]*\))?\s*[:：]", re.IGNORECASE)
-            out[kind] = (named, _prefix_pattern(asked[kind]))
+            out[kind] = (named, word_pattern(asked[kind]))
         return out
 
     # -- what a text says ---------------------------------------------------------------
@@ -299,7 +362,7 @@ class Knowledge:
 
     @cached_property
     def owner_refs(self) -> re.Pattern:
-        return _prefix_pattern(self._all("owner_refs"), whole=True)
+        return word_pattern(self._all("owner_refs"))
 
     def requests_work(self, text: str) -> bool:
         """The message asks the assistant to do something ("Draft a cover letter", "코드 좀 짜 줘")."""

@@ -30,6 +30,32 @@ def test_glossary_expands_korean_anywhere_and_english_as_whole_words():
     assert k.expand("Where do you live?", hangul=False) == "Where do you live?"  # what is embedded
 
 
+def test_every_word_list_matches_as_its_entry_says_not_as_its_list_is_named():
+    k = load_knowledge({"en": {"glossary": {"alum*": "alumni", "cat": "feline"},
+                               "section_cues": {"teaching": ["lectur*", "ta"]}}})
+    # a glossary entry marked as a prefix matches the words it starts; before, "graduat" never matched
+    assert "졸업" in k.expand("When did you graduate?") and "alumni" in k.expand("Is she an alumna?")
+    assert "feline" not in k.expand("Any catalogues?")  # unmarked: the whole word only
+    assert k.doc_types_for("Which lectures?") == ["teaching"] and "teaching" not in k.doc_types_for("a tab")
+    assert "teaching" in k.doc_types_for("Was he a TA?")
+    assert k.time_now.search("what now?") and not k.time_now.search("nowhere")
+
+
+@pytest.mark.parametrize("entry", ["", "*", "gra*d*"])
+def test_an_entry_that_does_not_say_how_it_matches_is_refused(tmp_path, entry):
+    bad = (LANG_DIR / "en.yaml").read_text().replace("glossary:\n", f"glossary:\n  \"{entry}\": x\n", 1)
+    (tmp_path / "en.yaml").write_text(bad)
+    with pytest.raises(LanguagePackError, match="en.yaml: glossary"):
+        read_pack(tmp_path / "en.yaml")
+
+
+def test_a_key_written_twice_is_an_error_not_the_last_one_silently(tmp_path):
+    text = (LANG_DIR / "en.yaml").read_text().replace("glossary:\n", "glossary:\n  phd: x\n", 1)
+    (tmp_path / "en.yaml").write_text(text)
+    with pytest.raises(LanguagePackError, match=r"'phd' is written twice \(lines \d+ and \d+\)"):
+        read_pack(tmp_path / "en.yaml")
+
+
 def test_section_cues_read_only_the_text_they_are_given():
     k = default_knowledge()
     assert "about" in k.doc_types_for("Are you on the job market?")

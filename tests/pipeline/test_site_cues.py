@@ -17,24 +17,24 @@ def cues(inherit=False):
 
 def test_each_new_doc_type_is_cued_by_its_own_word_and_its_korean_glosses():
     en, ko = cues()["en"], cues()["ko"]
-    assert en["talks"] == ["talk"] and en["exhibitions"] == ["exhibition"]
+    assert en["talks"] == ["talk*"] and en["exhibitions"] == ["exhibition*"]
     assert "전시" in ko["exhibitions"] and "강연" in ko["talks"]  # the glossary's Korean words for it
     # kinds the packs already name, pages of every kind, and names that are not words get none
     assert not {"projects", "cv", "about", "_drafts"} & set(en)
     # a stem that starts another cue word stays whole ("post" would catch "poster"), short ones too
-    assert en["posts"] == ["posts"] and en["news"] == ["news"]
+    assert en["posts"] == ["posts*"] and en["news"] == ["news*"]
     assert stem("talks", frozenset()) == "talk" and stem("post_series", frozenset()) == "post serie"
 
 
 def test_a_sites_only_name_for_a_pack_section_inherits_its_cues_but_never_the_catch_all():
     plain, inherited = cues()["en"], cues(inherit=True)["en"]
-    assert plain["publications"] == ["publication"]
-    assert {"paper", "journal"} <= set(inherited["publications"])  # the site calls its papers publications
+    assert plain["publications"] == ["publication*"]
+    assert {"paper*", "journal*"} <= set(inherited["publications"])  # the site calls its papers publications
     assert "논문" in cues(inherit=True)["ko"]["publications"]
-    assert inherited["talks"] == ["talk"]  # "other" holds clubs and podcasts too: it says nothing of talks
+    assert inherited["talks"] == ["talk*"]  # "other" holds clubs and podcasts too: it says nothing of talks
     # a site that has the pack's own section keeps the cues there
     both = site_section_cues(["papers", "publications"], KNOWLEDGE, inherit=True)
-    assert both["en"]["section_cues"]["publications"] == ["publication"]
+    assert both["en"]["section_cues"]["publications"] == ["publication*"]
     assert site_section_cues(["papers", "awards"], KNOWLEDGE) == {}
 
 
@@ -54,9 +54,9 @@ def test_a_program_with_the_cues_plans_the_sites_section_and_the_original_is_unt
 
 
 def test_the_sites_own_names_leave_the_packs_sections_and_whole_cv_pages_alone():
-    assert site_section_names(SITE, KNOWLEDGE) == {"publications": ["publication"], "talks": ["talk"],
-                                                   "posts": ["posts"], "news": ["news"],
-                                                   "exhibitions": ["exhibition"]}
+    assert site_section_names(SITE, KNOWLEDGE) == {"publications": ["publication*"], "talks": ["talk*"],
+                                                   "posts": ["posts*"], "news": ["news*"],
+                                                   "exhibitions": ["exhibition*"]}
     # a knowledge that already cues them still finds them new: the packs decide what is known
     cued = KNOWLEDGE.with_site_sections(site_section_names(SITE, KNOWLEDGE))
     assert site_section_names(SITE, cued) == site_section_names(SITE, KNOWLEDGE)
