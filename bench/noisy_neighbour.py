@@ -22,9 +22,9 @@ import asyncio
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from bench.processes import embedded_env, uvicorn_child
 from bench.stats import ratio, summarize

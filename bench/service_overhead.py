@@ -22,11 +22,11 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from bench.processes import embedded_env, uvicorn_child
 from bench.stats import summarize
@@ -277,5 +277,5 @@ def run_bench(index_dir: Path | None = None, requests: int = 100, levels: tuple[
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "python": sys.version.split()[0],
     }
-    result["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result["timestamp"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result

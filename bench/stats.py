@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

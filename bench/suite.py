@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 SECTIONS = ("service", "retrieval", "ingestion", "bulk", "eval", "startup", "noisy")
 
@@ -95,7 +95,7 @@ def run(index_dir: Path, corpus_dir: Path, plan: Plan, sections=SECTIONS,
     result["summary"] = headline(result)
     result["setup"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
                        "python": sys.version.split()[0], "index": str(index_dir), "corpus": str(corpus_dir)}
-    result["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result["timestamp"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
 
 
@@ -156,7 +156,7 @@ def write_result(result: dict, runs: Path) -> Path:
     """runs/bench-<timestamp>.json (never overwriting an earlier run)."""
     runs = Path(runs)
     runs.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = runs / f"bench-{stamp}.json"
     suffix = 1
     while path.exists():

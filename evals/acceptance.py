@@ -8,8 +8,8 @@ output that could not be parsed. `workbench accept` prints it as a table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import pandas as pd
 

@@ -9,12 +9,19 @@ question that expects retrieval but names no passage, a test split too small to 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-from evals.dataset import (KNOWN_CATEGORIES, RECOMMENDED_LANGUAGES, Case, Problem, assign_splits, read_cases,
-                           unresolved_references)
+from evals.dataset import (
+    KNOWN_CATEGORIES,
+    RECOMMENDED_LANGUAGES,
+    Case,
+    Problem,
+    assign_splits,
+    read_cases,
+    unresolved_references,
+)
 from pipeline.providers.base import Chunk
 
 SCHEMA_HINT = "see datasets/questions.schema.json"

@@ -19,16 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import yaml
 
+from evals.dataset import SPLIT_CYCLE
 from pipeline.corpus import slugify
 from pipeline.providers.base import Chunk
-from evals.dataset import SPLIT_CYCLE
 
 TEMPLATES = resources.files("evals").joinpath("draft_templates.yaml")
 REFERENCE_CHARS = 300  # the reference answer: the passage's first lines, to be edited into an answer

@@ -34,10 +34,11 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT_NAMES = ("chat", "chat.stream")
 SERVICE_TAG = "service"
@@ -59,7 +60,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     """`7d`, `24h`, `30m`, `2w`, or an ISO date / date-time (UTC unless it says otherwise)."""
     if text is None or not text.strip():
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     relative = _RELATIVE.match(text)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
@@ -70,7 +71,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     except ValueError:
         raise ValueError(f"--since {text!r}: use 7d, 24h, 30m or a date such as 2025-06-01 "
                          "(or 2025-06-01T12:00:00+09:00)") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _root_filter(since: datetime | None) -> str:
     ]
     if since is not None:
         conditions.append({"type": "datetime", "column": "startTime", "operator": ">=",
-                           "value": since.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")})
+                           "value": since.astimezone(UTC).isoformat().replace("+00:00", "Z")})
     return json.dumps(conditions)
 
 
@@ -281,7 +282,7 @@ def draft_case(turn: ProductionTurn, chunk_ids: Iterable[str] | None = None) -> 
     if gone:
         review.append(f"dropped {len(gone)} retrieved passage(s) the index no longer has: "
                       + ", ".join(s["id"] for s in gone))
-    note = {"trace_id": turn.trace_id, "time": turn.started.astimezone(timezone.utc).isoformat(),
+    note = {"trace_id": turn.trace_id, "time": turn.started.astimezone(UTC).isoformat(),
             "endpoint": turn.name, "asked": turn.asked, "history_turns": turn.history_turns,
             "review": "; ".join(review)}
     return {

@@ -29,12 +29,12 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from statistics import NormalDist
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
 from importlib import resources
-from typing import Iterable, Sequence
 
 import yaml
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import copy
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from evals.dataset import Case
 from evals.gate import compare
@@ -374,9 +374,9 @@ def _pruning_lines(result: OptimizeResult) -> list[str]:
 
 def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path:
     """pipeline/artifacts/optimize-report.md: settings, time, calls, before/after with CIs, per category."""
-    from evals.report import _markdown_table, comparison_frame
-
     import pandas as pd
+
+    from evals.report import _markdown_table, comparison_frame
 
     def block(name: str, before: Evaluation | None, after: Evaluation | None) -> list[str]:
         if before is None or after is None:

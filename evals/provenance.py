@@ -9,8 +9,8 @@ again from an unchanged setup changes no byte.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 

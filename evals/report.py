@@ -16,14 +16,14 @@ import difflib
 import json
 import math
 import re
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from evals.gate import Comparison, GateOutcome, changed_questions, load_config, paired_bootstrap, pair_questions
+from evals.gate import Comparison, GateOutcome, changed_questions, load_config, pair_questions, paired_bootstrap
 
 LIST_COLUMNS = ("retrieved_ids", "retrieved_texts", "reference_ids", "plan_doc_types")
 # per-question pass/fail checks: a 0 in any of them is a failure worth reading
@@ -40,7 +40,7 @@ MDE_NOTE = ("MDE: the true mean drop the gate's test would see 80% of the time w
 
 
 def new_run_dir(root: Path) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = Path(root) / stamp
     suffix = 1
     while path.exists():

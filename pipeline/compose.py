@@ -10,8 +10,8 @@ still finds its words. Lines are quoted whole: the answer ends on a field or a s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pipeline.lang import Knowledge
 from pipeline.providers.base import Hit

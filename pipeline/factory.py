@@ -112,11 +112,11 @@ class Workbench:
     embedder: Embedder
     store: VectorStore
     persona: Persona
-    program: "object"
-    lm: "object"
+    program: object
+    lm: object
     program_source: str
 
-    def answer(self, question: str, history=None, top_k: int | None = None) -> "Answer":
+    def answer(self, question: str, history=None, top_k: int | None = None) -> Answer:
         import dspy
         from dspy.utils.usage_tracker import track_usage
 
@@ -127,7 +127,7 @@ class Workbench:
         answer.trace.lm_tokens = total_tokens(usage.get_total_tokens())
         return answer
 
-    def unavailable(self, question: str) -> "Answer":
+    def unavailable(self, question: str) -> Answer:
         """The degraded answer, for when retrieval could not finish in time."""
         return self.program.unavailable(question)
 

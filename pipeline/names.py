@@ -17,7 +17,7 @@ import math
 import re
 import threading
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pipeline.providers.base import ProviderError
 from pipeline.text import keyword_fields

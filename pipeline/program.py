@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import dspy
 
@@ -14,12 +14,12 @@ from pipeline.history import Turn, parse_history, strip_markup
 from pipeline.lang import Knowledge, load_knowledge
 from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
-from pipeline.site_cues import site_section_names
 from pipeline.persona import Persona
 from pipeline.providers.base import Embedder, LMCapabilities, ProviderError, SearchIndex
 from pipeline.render import render_answer
 from pipeline.replies import Replies
 from pipeline.signals import SignalPlanner
+from pipeline.site_cues import site_section_names
 from pipeline.stages import LMTimeSpent, LMUnavailableError
 from pipeline.stages.generate import Generate
 from pipeline.stages.plan import PlanStage
@@ -111,7 +111,7 @@ class DigitalTwin(dspy.Module):
         answer.degraded = answer.degraded or "lm"
         return answer
 
-    def without_lm(self) -> "DigitalTwin":
+    def without_lm(self) -> DigitalTwin:
         """This program on the embedded path: no stage calls an LM (built once, shared by copies)."""
         if self.__dict__.get("_without_lm") is None:
             import copy
@@ -199,7 +199,7 @@ class DigitalTwin(dspy.Module):
         can = self.capabilities
         return can.can_plan or can.can_abstract or self.plan.lm_weight(self.params) > 0 or self.params.lead_from_lm
 
-    def with_params(self, params: ProgramParams) -> "DigitalTwin":
+    def with_params(self, params: ProgramParams) -> DigitalTwin:
         """A copy with other parameters; when they amend the language packs otherwise, its stages
         are assembled over the amended packs, each predictor keeping its compiled state."""
         candidate = self.deepcopy()

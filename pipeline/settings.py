@@ -190,13 +190,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("RAG_LOG_FORMAT"))
 
     @model_validator(mode="after")
-    def _no_wildcard_with_credentials(self) -> "Settings":
+    def _no_wildcard_with_credentials(self) -> Settings:
         if self.cors_allow_credentials and "*" in self.cors_origin_list:
             raise ValueError("RAG_CORS_ORIGINS='*' cannot be combined with RAG_CORS_CREDENTIALS=true: list the origins")
         return self
 
     @model_validator(mode="after")
-    def _widget_origins_are_origins(self) -> "Settings":
+    def _widget_origins_are_origins(self) -> Settings:
         for origin in self.widget_origin_list:
             if not re.fullmatch(r"https?://[^/\s*]+", origin):
                 raise ValueError(f"RAG_WIDGET_ORIGINS: {origin!r} is not a site origin such as https://you.github.io "
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _trusted_proxies_parse(self) -> "Settings":
+    def _trusted_proxies_parse(self) -> Settings:
         _ = self.trusted_proxy_networks  # a wrong entry is an error at start-up, not at the first request
         return self
 

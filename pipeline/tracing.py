@@ -29,8 +29,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
-from typing import Any, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class Tracer:
             log.warning("tracing: Langfuse could not be set up (%s); tracing is off", exc.__class__.__name__)
 
     def request(self, name: str, *, session_id: str, message: str, history_turns: int,
-                tags: tuple[str, ...] = ()) -> "RequestTrace":
+                tags: tuple[str, ...] = ()) -> RequestTrace:
         if not self.enabled:
             return NULL_TRACE
         return RequestTrace(self._client, name, session_id, message, history_turns, tags)

@@ -9,10 +9,11 @@ it with `Answer.to_json()`, never by picking attributes of their own.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Query:
     rewritten_by_lm: bool = False
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
-    def with_vector(self, vector: np.ndarray) -> "Query":
+    def with_vector(self, vector: np.ndarray) -> Query:
         return replace(self, vector=vector)
 
     def to_json(self) -> dict[str, Any]:
@@ -78,7 +79,7 @@ class Source:
     page: str = ""  # that page's title
 
     @classmethod
-    def of(cls, hit: Hit) -> "Source":
+    def of(cls, hit: Hit) -> Source:
         c = hit.chunk
         # plain text: a widget may put titles into the page as HTML
         return cls(c.id, c.source, to_plain_text(c.title), c.doc_type, hit.score, c.anchor, c.url,
@@ -122,7 +123,7 @@ class StageRecord:
 #: Whoever runs the program may watch its stages (the service: tracing spans, and stopping work
 #: at a stage boundary once the visitor has gone): a callable taking the stage's record and
 #: returning a context manager entered around that stage. Unset: no cost.
-STAGE_OBSERVER: ContextVar[Callable[[StageRecord], ContextManager] | None] = ContextVar("stage_observer", default=None)
+STAGE_OBSERVER: ContextVar[Callable[[StageRecord], AbstractContextManager] | None] = ContextVar("stage_observer", default=None)
 
 
 @dataclass

@@ -17,8 +17,8 @@ import threading
 import time
 import traceback
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
-from typing import Callable
 
 import anyio
 
@@ -98,7 +98,7 @@ class Job:
     """One request's run of the pipeline, in a worker thread; stoppable at stage boundaries.
     It keeps the workbench it was admitted with: a reload swaps the runner's, not this one."""
 
-    def __init__(self, runner: "Runner", message: str, history: list[dict], session_id: str, kind: str,
+    def __init__(self, runner: Runner, message: str, history: list[dict], session_id: str, kind: str,
                  queue_key: str):
         self.runner = runner
         self.workbench = runner.workbench

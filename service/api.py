@@ -4,8 +4,8 @@
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Callable
 
 import anyio
 from fastapi import FastAPI, Request, Response
@@ -64,7 +64,7 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
     tracer = tracer or Tracer(settings)
     served = Served(settings, source, tracer)
     limits = Limits(settings, clock)
-    ChatRequest, ChatResponse = build_models(settings)
+    ChatRequest, ChatResponse = build_models(settings)  # noqa: N806 (classes, built per settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

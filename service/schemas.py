@@ -71,7 +71,7 @@ def build_models(settings: Settings):
             default_factory=list,
             description=f"Earlier turns, oldest first, in Gemini's format; only the last {max_turns} are kept.",
         )
-        sessionId: StrictStr | None = Field(
+        sessionId: StrictStr | None = Field(  # noqa: N815 (the widget's wire name)
             None, pattern=SESSION_PATTERN, description="Echoed back; a new one is made when absent."
         )
 
@@ -102,7 +102,7 @@ def build_models(settings: Settings):
     class ChatResponse(BaseModel):
         response: str = Field(description="What the page renders: escaped text, site-map labels as anchors.")
         sources: list[SourceOut]
-        sessionId: str
+        sessionId: str  # noqa: N815 (the widget's wire name)
         language: str = Field(description="The visitor's language as detected: en or ko.")
         degraded: str | None = Field(None, description="'retrieval' when the site's content could not be searched.")
 

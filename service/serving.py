@@ -17,8 +17,8 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import anyio
 
@@ -52,7 +52,7 @@ class IndexFiles:
         self._state: tuple[str | None, str | None] = (None, None)
 
     @classmethod
-    def of(cls, store) -> "IndexFiles | None":
+    def of(cls, store) -> IndexFiles | None:
         """The files of a store that keeps its index in a folder (LanceDB); None for a cloud one."""
         index_dir = getattr(store, "index_dir", None)
         return cls(index_dir) if isinstance(index_dir, (str, Path)) else None

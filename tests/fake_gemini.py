@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fake_server import FakeHandler, FakeServer

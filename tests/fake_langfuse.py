@@ -35,6 +35,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from tests.fake_server import FakeHandler, FakeServer
@@ -96,9 +97,9 @@ class Span:
 
 
 def _iso(ns: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ns / 1e9, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _when(text: str):

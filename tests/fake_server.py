@@ -23,7 +23,7 @@ class Fault:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    fake: "FakeServer"
+    fake: FakeServer
 
 
 class FakeServer:

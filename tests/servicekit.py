@@ -6,15 +6,15 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import dspy
 import httpx
 
 from pipeline.factory import Workbench
-from pipeline.persona import Persona, SiteLink
 from pipeline.params import ProgramParams
+from pipeline.persona import Persona, SiteLink
 from pipeline.program import DigitalTwin
 from pipeline.providers.base import LMCapabilities
 from pipeline.settings import Settings

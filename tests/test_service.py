@@ -241,7 +241,7 @@ async def test_the_widgets_whole_history_is_answered(client):
 def test_a_long_history_keeps_its_most_recent_turns(settings):
     from service.schemas import build_models
 
-    ChatRequest, _ = build_models(settings)
+    ChatRequest, _ = build_models(settings)  # noqa: N806 (a class)
     assert settings.max_history_turns == 50  # the widget's own cap, so nothing it sends is lost
     history = [{"role": "user" if i % 2 == 0 else "model", "parts": [{"text": f"turn {i}"}]} for i in range(60)]
     kept = ChatRequest.model_validate({"message": "hi", "history": history}).history

@@ -14,7 +14,15 @@ import pytest
 import service
 from service import logs
 from tests.fakes import ScriptedEngine
-from tests.servicekit import asgi_client, chat_body, fake_lm, live_server, make_workbench, planner_script, service_settings
+from tests.servicekit import (
+    asgi_client,
+    chat_body,
+    fake_lm,
+    live_server,
+    make_workbench,
+    planner_script,
+    service_settings,
+)
 
 pytestmark = pytest.mark.anyio
 SECRET_WORDS = "zanzibar-7781 quokka"  # in the visitor's message: must never reach a log

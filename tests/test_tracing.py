@@ -13,7 +13,15 @@ import service
 from pipeline.tracing import NULL_TRACE, Tracer
 from tests.fake_langfuse import FakeLangfuse
 from tests.fakes import ScriptedEngine
-from tests.servicekit import asgi_client, chat_body, fake_lm, make_workbench, parse_sse, planner_script, service_settings
+from tests.servicekit import (
+    asgi_client,
+    chat_body,
+    fake_lm,
+    make_workbench,
+    parse_sse,
+    planner_script,
+    service_settings,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -27,7 +27,15 @@ from service.widget import content_security_policy, snippet, widget_script
 from tests.chromium import Browser
 from tests.fakes import ScriptedEngine
 from tests.servicekit import (
-    CAPABLE, LOCAL, StreamingEngine, asgi_client, chat_body, fake_lm, live_server, make_workbench, planner_script,
+    CAPABLE,
+    LOCAL,
+    StreamingEngine,
+    asgi_client,
+    chat_body,
+    fake_lm,
+    live_server,
+    make_workbench,
+    planner_script,
     service_settings,
 )
 

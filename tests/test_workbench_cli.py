@@ -92,7 +92,7 @@ def test_a_program_that_does_not_exist_is_an_error_naming_it(env, tmp_path, comm
     assert "Traceback" not in result.output
 
 
-def test_a_missing_RAG_PROGRAM_is_an_error_too(env, tmp_path):
+def test_a_missing_rag_program_is_an_error_too(env, tmp_path):
     env.setenv("RAG_PROGRAM", str(tmp_path / "gone.json"))
     result = runner.invoke(app, ["chat", "hello"])
     assert result.exit_code == 1 and "gone.json" in result.output

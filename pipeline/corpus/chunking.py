@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from pipeline.corpus.model import Document, Page, SplitSection
 from pipeline.corpus.text import slugify

@@ -8,8 +8,8 @@ to ~/.aws/credentials must not become a quotable chunk), links to folders are no
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from pipeline.corpus.model import SkippedFile
 

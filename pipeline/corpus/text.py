@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from html.entities import html5 as HTML5_ENTITIES
+from html.entities import html5 as HTML5_ENTITIES  # noqa: N812 (a constant table)
 
 # titles are shown as sources and repeated in every embedded text of their entry
 MAX_TITLE_CHARS = 200

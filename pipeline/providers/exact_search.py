@@ -10,7 +10,7 @@ durable copy and runs the full-text search.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -19,9 +19,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class LanceDBStore:
         return self._db
 
     @contextmanager
-    def build(self) -> Iterator["LanceDBStore"]:
+    def build(self) -> Iterator[LanceDBStore]:
         """A new generation seeded with the current rows, to write into; served only once the block
         completes (then `CURRENT` is switched to it in one rename). An exception or a kill leaves the
         current generation as it was."""
@@ -125,7 +125,7 @@ class LanceDBStore:
         self._forget_snapshot()
         self._remove_old_generations(keep={name, previous})
 
-    def _seed(self, building: "LanceDBStore") -> None:
+    def _seed(self, building: LanceDBStore) -> None:
         table = self._open() if self.data_dir.exists() else None
         manifest = self.manifest()
         if table is None or not manifest or manifest_keywords_version(manifest) != KEYWORDS_VERSION:

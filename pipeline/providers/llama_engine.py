@@ -130,7 +130,7 @@ class LlamaCppEngine:
                 "cache_dir": str(self.cache_dir) if self.cache_dir else None}
 
     @classmethod
-    def load_state(cls, state: dict) -> "LlamaCppEngine":
+    def load_state(cls, state: dict) -> LlamaCppEngine:
         return cls(**state)
 
     def self_check(self) -> llama_native.CheckResult:

@@ -12,7 +12,7 @@ Returns: (text, kind) — kind is fixed | lm | extractive | not_found.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import dspy
 

@@ -23,7 +23,6 @@ from pipeline.stages import Stage, call_lm
 from pipeline.text import keyword_fields
 from pipeline.turn import Plan, Query
 
-
 _QUOTED = re.compile(r"'[^']{2,}'|\"[^\"]{2,}\"|“[^”]+”|‘[^’]{2,}’|「[^」]+」")
 
 

@@ -13,7 +13,7 @@ recall. A filter that finds nothing falls back to none. A question about the pre
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from pipeline.corpus import slugify
 from pipeline.lang import Knowledge

@@ -14,8 +14,8 @@ writes the standalone query, behind the same decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import dspy
 

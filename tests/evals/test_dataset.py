@@ -3,8 +3,15 @@ from collections import Counter
 
 import pytest
 
-from evals.dataset import (DEMO_CATEGORIES, KNOWN_CATEGORIES, SCHEMA_FILE, DatasetError, case_json_schema,
-                           dataset_sha256, load_dataset)
+from evals.dataset import (
+    DEMO_CATEGORIES,
+    KNOWN_CATEGORIES,
+    SCHEMA_FILE,
+    DatasetError,
+    case_json_schema,
+    dataset_sha256,
+    load_dataset,
+)
 from pipeline.corpus import load_corpus
 from tests.conftest import DEMO_CORPUS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dspy
 import pytest
@@ -150,7 +150,7 @@ def test_production_questions_become_draft_cases_that_pass_check(env, production
 
 
 def test_since_limit_and_paging(env, production, public_key, langfuse):
-    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     none = runner.invoke(app, ["dataset", "from-langfuse", "--out", str(env / "a.jsonl"), "--since", later])
     assert none.exit_code == 0 and "wrote 0 draft cases from 0 traces" in none.stdout
     recent = runner.invoke(app, ["dataset", "from-langfuse", "--out", str(env / "b.jsonl"), "--since", "1h",
@@ -179,11 +179,11 @@ def test_wrong_keys_or_none_are_one_line(env, langfuse, monkeypatch):
 
 
 def test_parse_since():
-    now = datetime(2025, 6, 8, 12, 0, tzinfo=timezone.utc)
-    assert from_langfuse.parse_since("7d", now) == datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
-    assert from_langfuse.parse_since("90m", now) == datetime(2025, 6, 8, 10, 30, tzinfo=timezone.utc)
-    assert from_langfuse.parse_since("2025-06-01", now) == datetime(2025, 6, 1, tzinfo=timezone.utc)
-    assert from_langfuse.parse_since("2025-06-01T09:00:00+09:00", now) == datetime(2025, 6, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 6, 8, 12, 0, tzinfo=UTC)
+    assert from_langfuse.parse_since("7d", now) == datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    assert from_langfuse.parse_since("90m", now) == datetime(2025, 6, 8, 10, 30, tzinfo=UTC)
+    assert from_langfuse.parse_since("2025-06-01", now) == datetime(2025, 6, 1, tzinfo=UTC)
+    assert from_langfuse.parse_since("2025-06-01T09:00:00+09:00", now) == datetime(2025, 6, 1, tzinfo=UTC)
     assert from_langfuse.parse_since(None) is None
     with pytest.raises(ValueError):
         from_langfuse.parse_since("yesterday")

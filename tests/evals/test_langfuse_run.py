@@ -3,7 +3,7 @@ against an in-memory fake of Langfuse's public REST API on 127.0.0.1."""
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pandas as pd
@@ -14,7 +14,7 @@ from evals.dataset import Case
 from evals.langfuse_run import record_dataset_run
 from tests.fake_server import FakeHandler, FakeServer
 
-NOW = datetime.now(timezone.utc).isoformat()
+NOW = datetime.now(UTC).isoformat()
 
 
 class _Handler(FakeHandler):

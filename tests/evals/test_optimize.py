@@ -9,8 +9,8 @@ import pytest
 from evals.dataset import load_dataset
 from evals.optimize import optimize, sample_params, write_report
 from pipeline.factory import Workbench, build_workbench
-from pipeline.persona import Persona
 from pipeline.params import ProgramParams
+from pipeline.persona import Persona
 from pipeline.program import DigitalTwin, save_program
 from pipeline.providers.base import LMCapabilities
 from pipeline.settings import Settings

@@ -1,5 +1,5 @@
-from pipeline.names import LazyNames, SiteNames
 from pipeline.lang import default_knowledge
+from pipeline.names import LazyNames, SiteNames
 from pipeline.providers.base import Chunk, Hit, ProviderError
 from pipeline.stages.retrieve import Retrieve
 

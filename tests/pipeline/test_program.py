@@ -6,8 +6,8 @@ import dspy
 import pytest
 from dspy import lm15
 
-from pipeline.persona import Persona, SiteLink
 from pipeline.params import ProgramParams
+from pipeline.persona import Persona, SiteLink
 from pipeline.program import DigitalTwin
 from pipeline.providers.base import LMCapabilities
 from tests.fakes import ScriptedEngine

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from pipeline.ingest import ingest
+from pipeline.lang import default_knowledge
+from pipeline.params import ProgramParams
 from pipeline.providers.base import Chunk, Hit
 from pipeline.providers.lancedb_store import LanceDBStore
 from pipeline.retrieval_fusion import convex_fusion, reciprocal_rank_fusion
-from pipeline.lang import default_knowledge
-from pipeline.params import ProgramParams
 from pipeline.stages.retrieve import Retrieve, collapse_duplicates
 
 

@@ -13,7 +13,15 @@ import json
 import tomllib
 from pathlib import Path, PurePosixPath
 
-from pipeline.corpus.layouts.base import BUILT, DATA_SUFFIXES, PAGE_SUFFIXES, Layout, repository_file, title_of, unsupported
+from pipeline.corpus.layouts.base import (
+    BUILT,
+    DATA_SUFFIXES,
+    PAGE_SUFFIXES,
+    Layout,
+    repository_file,
+    title_of,
+    unsupported,
+)
 from pipeline.corpus.model import Document
 from pipeline.corpus.readers.data import SECTION_ALIASES
 from pipeline.corpus.text import slugify

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pipeline.corpus.model import Document, Page
 from pipeline.corpus.readers.bibtex import read_bibtex

@@ -8,7 +8,6 @@ from pipeline.corpus.readers.front_matter import page_of
 from pipeline.corpus.text import strip_templates
 
 
-
 def read_html(text: str, document: Document) -> Page:
     """An HTML page the generator renders (it has front matter): its front-matter record and its text."""
     page, body = page_of(text, document, required=True)
