@@ -34,6 +34,7 @@ browsers:
 ## the linter (ruff: pyflakes, syntax errors, bugbear; pyproject.toml), run by CI beside the tests
 check: install
 	$(VENV)/bin/ruff check pipeline evals service bench cli tests workbench.py
+	$(VENV)/bin/mypy
 
 ## unit tests only (no real model)
 test-fast: install

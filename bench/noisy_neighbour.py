@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bench.processes import embedded_env, uvicorn_child
 from bench.stats import ratio, summarize
@@ -77,7 +78,7 @@ async def _phase(url: str, duration: float, gap: float, noisy_clients: int, mess
 
     latencies: list[float] = []
     victim_errors = 0
-    noisy = Counter()
+    noisy: Counter[str] = Counter()
     stop_at = time.perf_counter() + duration
     long = long_message(message_chars)
     limits = httpx.Limits(max_connections=noisy_clients + 1, max_keepalive_connections=noisy_clients + 1)
@@ -120,7 +121,8 @@ def run(index_dir: Path, duration: float = 30.0, gap: float = 1.1, noisy_clients
     from pipeline.settings import Settings
 
     quiet_openmp()
-    defaults = Settings(_env_file=None, **{k.lower(): v for k, v in (service_env or {}).items()})
+    overrides: dict[str, Any] = {k.lower(): v for k, v in (service_env or {}).items()}
+    defaults = Settings(_env_file=None, **overrides)
     chars = message_chars or defaults.max_message_chars
     load_before = os.getloadavg()
     with serving(Path(index_dir), service_env) as url:

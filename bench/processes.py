@@ -58,7 +58,7 @@ def uvicorn_child(app_factory: str, env: dict[str, str], timeout: float = 180.0)
         while True:
             if child.poll() is not None:
                 raise RuntimeError(f"the benchmark server exited ({child.returncode}): "
-                                   f"{(child.stderr.read() or '').strip()[-800:]}")
+                                   f"{((child.stderr.read() if child.stderr else '') or '').strip()[-800:]}")
             try:
                 if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
                     break

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def measure_size(n: int, queries: int = 200, native_queries: int = 30,
         figures = summarize(latencies, sum(latencies) / 1000)
         return {"p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"]}
 
-    result = {
+    result: dict[str, Any] = {
         "chunks": n, "dim": DIM, "queries": queries,
         "build_s": round(build_s, 3), "open_s": round(open_s, 3), "disk_mb": round(disk / 2**20, 2),
         "exact": side(ms_exact), "store": side(ms_store),

@@ -56,7 +56,7 @@ def run(index_dir: Path, questions: int = 8, timeout: float = 300.0) -> dict:
         while first_s is None:
             if child.poll() is not None:
                 raise RuntimeError(f"`workbench serve` exited ({child.returncode}): "
-                                   f"{(child.stderr.read() or '').strip()[-800:]}")
+                                   f"{((child.stderr.read() if child.stderr else '') or '').strip()[-800:]}")
             if time.perf_counter() - started > timeout:
                 raise RuntimeError(f"`workbench serve` did not answer within {timeout:.0f} s")
             try:

@@ -93,7 +93,7 @@ def optimize(
     report_path = write_report(result, out.with_name("optimize-report.md"), out)
     before, after = result.before_dev.summary()["score"], result.after_dev.summary()["score"]
     line = f"dev score {before:.3f} → {after:.3f}"
-    if result.before_test is not None:
+    if result.before_test is not None and result.after_test is not None:
         line += (f"; held-out test {result.before_test.summary()['score']:.3f} → "
                  f"{result.after_test.summary()['score']:.3f}")
     console.print(f"{line}; chosen: {result.chosen}; {result.seconds:.0f} s")

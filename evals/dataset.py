@@ -129,7 +129,7 @@ class Problem:
 class DatasetError(ValueError):
     """The dataset file has problems; `problems` lists each with its line number."""
 
-    def __init__(self, path: Path, problems: list[Problem | str]):
+    def __init__(self, path: Path, problems: Sequence[Problem | str]):
         self.path = Path(path)
         self.details = [p if isinstance(p, Problem) else Problem(0, p) for p in problems]
         self.problems = [str(p) for p in self.details]
@@ -144,7 +144,7 @@ class DatasetError(ValueError):
 
 
 # each category's cases go round these splits, so even a small set has test and dev questions
-SPLIT_CYCLE = ("train", "test", "train", "dev", "train")
+SPLIT_CYCLE: tuple[Literal["train", "dev", "test"], ...] = ("train", "test", "train", "dev", "train")
 SPLIT_SEED = 0
 
 
@@ -193,7 +193,9 @@ class Dataset:
 
 def read_cases(path: Path) -> tuple[list[tuple[int, Case]], list[Problem]]:
     """Every valid case with its line number, and every problem of the file."""
-    cases, problems, seen = [], [], {}
+    cases: list[tuple[int, Case]] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -232,7 +234,8 @@ def load_dataset(path: Path = DEFAULT_DATASET, chunk_ids: Iterable[str] | None =
     if chunk_ids is not None:
         problems += unresolved_references(numbered, chunk_ids)
     if problems:
-        raise DatasetError(path, sorted(problems, key=lambda p: p.line))
+        ordered: list[Problem] = sorted(problems, key=lambda p: p.line)
+        raise DatasetError(path, ordered)
     if not numbered:
         raise DatasetError(path, [Problem(0, "no cases", "empty")])
     cases = [case for _, case in numbered]

@@ -102,7 +102,7 @@ def _case_warnings(number: int, case: Case, doc_types: set[str] | None) -> list[
     unknown = sorted(set(case.expected_doc_types) - (doc_types or set()) - {"cv"}) if doc_types else []
     if unknown:
         found.append(Finding("warning", number, f"expected_doc_types {unknown} are not sections of the index",
-                             f"the index's doc_types: {', '.join(sorted(doc_types))}"))
+                             f"the index's doc_types: {', '.join(sorted(doc_types or ()))}"))
     return found
 
 

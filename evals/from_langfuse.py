@@ -136,9 +136,9 @@ def _call(what: str, function, **kwargs):
         return function(**kwargs)
     except Exception as exc:  # noqa: BLE001 - the SDK raises ApiError subclasses and httpx errors
         status = getattr(exc, "status_code", None)
-        detail = {401: "the keys were refused (check LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_HOST)",
+        detail: str | None = {401: "the keys were refused (check LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_HOST)",
                   403: "these keys may not read this project's traces",
-                  404: "no such endpoint: is LANGFUSE_HOST a Langfuse server (v3 or later)?"}.get(status)
+                  404: "no such endpoint: is LANGFUSE_HOST a Langfuse server (v3 or later)?"}.get(status) if isinstance(status, int) else None
         raise TraceReadError(f"could not read {what} from Langfuse: "
                              f"{detail or (f'HTTP {status}' if status else exc.__class__.__name__)}") from exc
 
@@ -257,19 +257,20 @@ def _category(turn: ProductionTurn, plan: dict) -> str:
 
 def draft_case(turn: ProductionTurn, chunk_ids: Iterable[str] | None = None) -> dict:
     """One draft case in the dataset's JSONL shape (plus its "langfuse" provenance note)."""
-    plan = turn.stages.get("plan") if isinstance(turn.stages.get("plan"), dict) else {}
-    generated = turn.stages.get("generate") if isinstance(turn.stages.get("generate"), dict) else {}
-    rewrite = turn.stages.get("rewrite") if isinstance(turn.stages.get("rewrite"), dict) else {}
+    plan: dict = turn.stages["plan"] if isinstance(turn.stages.get("plan"), dict) else {}
+    generated: dict = turn.stages["generate"] if isinstance(turn.stages.get("generate"), dict) else {}
+    rewrite: dict = turn.stages["rewrite"] if isinstance(turn.stages.get("rewrite"), dict) else {}
     known = set(chunk_ids) if chunk_ids is not None else None
-    references, gone = [], []
+    references: list = []
+    gone: list = []
     for source in turn.sources:
         (references if known is None or source["id"] in known else gone).append(source)
     answer = generated.get("text") if isinstance(generated.get("text"), str) and generated.get("text") else None
     relevant = plan.get("relevant") if isinstance(plan.get("relevant"), bool) else \
         turn.label not in ("off_topic", "injection")
     retrieval = plan.get("needs_retrieval") if isinstance(plan.get("needs_retrieval"), bool) else bool(turn.sources)
-    doc_types = plan.get("doc_types") if isinstance(plan.get("doc_types"), list) else \
-        sorted({s.get("doc_type") for s in turn.sources if s.get("doc_type")})
+    doc_types: list = plan["doc_types"] if isinstance(plan.get("doc_types"), list) else \
+        sorted({str(s["doc_type"]) for s in turn.sources if s.get("doc_type")})
     review = ["reference_answer is the answer production gave: correct it if it is wrong",
               "reference_contexts are the passages it retrieved: keep only those that answer the question",
               "expected_* and category are what production did, not what it should have done"]

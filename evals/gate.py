@@ -280,7 +280,10 @@ class GateOutcome:
 
 
 def skipped(reason: str, headline: str | None = None) -> GateOutcome:
-    return GateOutcome("SKIPPED", reason=reason, **({"headline": headline} if headline else {}))
+    outcome = GateOutcome("SKIPPED", reason=reason)
+    if headline:
+        outcome.headline = headline
+    return outcome
 
 
 def provenance_notes(summary: dict, base_summary: dict) -> list[str]:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evals.dataset import Case
 from evals.gate import compare
@@ -258,9 +259,10 @@ def optimize(
         raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}: choose from {', '.join(STAGES)}")
     started = time.perf_counter()
     say = progress or (lambda message: None)
-    caches = ({"score_cache": Path(cache_dir) / "scores.json", "embedding_cache": Path(cache_dir) / "embeddings.sqlite"}
+    caches: dict[str, Any] = ({"score_cache": Path(cache_dir) / "scores.json", "embedding_cache": Path(cache_dir) / "embeddings.sqlite"}
               if cache_dir is not None else {})
-    run = lambda cases: evaluate(bench, cases, concurrency=concurrency, **caches)  # noqa: E731
+    def run(cases):
+        return evaluate(bench, cases, concurrency=concurrency, **caches)
     calls_before = _lm_calls(bench)
 
     say("evaluating the unoptimized program on dev")
@@ -316,7 +318,7 @@ def optimize(
         trials.append(Trial(optimizer, {}, float("nan"), _score(evaluation), _lm_calls_per_question(evaluation)))
         programs[optimizer] = compiled
         dev_runs[optimizer] = evaluation
-        contenders.append((optimizer, trials[-1].dev_score, trials[-1].dev_lm_calls))
+        contenders.append((optimizer, _score(evaluation), _lm_calls_per_question(evaluation)))
 
     chosen = choose(contenders)
     best_program, after_dev = programs[chosen], dev_runs[chosen]
@@ -326,7 +328,8 @@ def optimize(
         name, score, _ = max(others, key=lambda c: c[1])
         kept_defaults = (f"the defaults are kept: no candidate beat them on dev (the best, {name}, scored "
                          f"{score:.3f} against {contenders[0][1]:.3f}, within {MIN_GAIN} or below)")
-    kept, reverted = {}, []
+    kept: dict = {}
+    reverted: list = []
     pruned = ""
     if optimizer == "random-search" and best_program is not original:
         pruned = chosen

@@ -129,6 +129,7 @@ class _Scorers:
         )
 
         client = instructor.from_litellm(litellm.acompletion)
+        assert self.judge_lm is not None  # checked when the scorer was configured
         llm = llm_factory(self.judge_lm, client=client, adapter="litellm", **self.judge_kwargs)
         judges: dict[str, Any] = {
             "faithfulness": Faithfulness(llm=llm),

@@ -196,7 +196,8 @@ def _plots(run_dir: Path, frame: pd.DataFrame, summary: dict, comparisons: Seque
     import matplotlib.pyplot as plt
 
     def bars(data: pd.DataFrame, categories: list[str]) -> tuple[list[float], list[list[float]]]:
-        means, errors = [], [[], []]
+        means: list[float] = []
+        errors: list[list[float]] = [[], []]
         for c in categories:
             values = pd.to_numeric(data.loc[data["category"] == c, "score"], errors="coerce").dropna()
             mean = float(values.mean()) if len(values) else 0.0

@@ -169,7 +169,8 @@ def _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation)
         return record
 
     if conversation:
-        records, chat = [], []
+        records: list[dict] = []
+        chat: list = []
         for case in cases:
             own = case.history_dicts()
             history = (chat + own)[-WIDGET_HISTORY:]

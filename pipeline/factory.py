@@ -9,13 +9,14 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.persona import Persona, load_persona
 from pipeline.providers.base import Embedder, IndexMismatchError, LMCapabilities, ProviderError, VectorStore
 from pipeline.settings import DEFAULT_PROGRAM, Settings
 
 if TYPE_CHECKING:
+    from pipeline.program import DigitalTwin
     from pipeline.turn import Answer
 from pipeline.text import KEYWORDS_VERSION
 
@@ -112,8 +113,8 @@ class Workbench:
     embedder: Embedder
     store: VectorStore
     persona: Persona
-    program: object
-    lm: object
+    program: DigitalTwin
+    lm: Any
     program_source: str
 
     def answer(self, question: str, history=None, top_k: int | None = None) -> Answer:
@@ -278,9 +279,11 @@ def check_local_lm(lm, program) -> None:
         self_check()
 
 
-def _shown(path: Path | str) -> str:
+def _shown(path: Path | str | None) -> str:
     """A path as recorded in runs and the committed baseline: relative to the working
     directory when under it, so the record does not name one machine's folders."""
+    if path is None:
+        return "none"
     resolved = Path(path).resolve()
     try:
         return str(resolved.relative_to(Path.cwd()))

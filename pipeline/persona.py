@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -72,7 +73,7 @@ class PersonaError(ValueError):
     pass
 
 
-def _problem(data: dict, error: dict) -> str:
+def _problem(data: dict, error: Any) -> str:
     """One validation error as a sentence that names the entry and says what is expected."""
     loc, entry = error["loc"], ""
     if len(loc) >= 2 and loc[0] == "site_map" and isinstance(loc[1], int):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dspy
+import numpy as np
 
 from pipeline.breaker import Breaker
 from pipeline.history import Turn, parse_history, strip_markup
@@ -172,7 +173,7 @@ class DigitalTwin(dspy.Module):
 
     # -- the query's vector: embedded once per request, whoever asks first ---------------------
 
-    def _embed(self, text: str, vectors: dict) -> object:
+    def _embed(self, text: str, vectors: dict) -> np.ndarray:
         if text not in vectors:
             key = (getattr(self.embedder, "name", ""), text)
             vectors[text] = self.recent.get(key)
@@ -260,7 +261,8 @@ class RecentVectors:
         import threading
         from collections import OrderedDict
 
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+        self.size, self._lock = size, threading.Lock()
+        self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self.hits = self.misses = 0
 
     def get(self, key: tuple[str, str]):

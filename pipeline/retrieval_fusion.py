@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.providers.base import Hit
+from pipeline.providers.base import Chunk, Hit
 
 RRF_K = 60
 
@@ -13,7 +13,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int
                            weights: Sequence[float] | None = None) -> list[Hit]:
     """Fuse rankings (best first) into the top `k` hits scored by sum(weight / (rrf_k + rank))."""
     scores: dict[str, float] = {}
-    chunks = {}
+    chunks: dict[str, Chunk] = {}
     for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, hit in enumerate(ranking, start=1):
             scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + weight / (rrf_k + rank)

@@ -110,7 +110,7 @@ class Tracer:
             log.warning("tracing: Langfuse could not be set up (%s); tracing is off", exc.__class__.__name__)
 
     def request(self, name: str, *, session_id: str, message: str, history_turns: int,
-                tags: tuple[str, ...] = ()) -> RequestTrace:
+                tags: tuple[str, ...] = ()) -> RequestTrace | _NullTrace:
         if not self.enabled:
             return NULL_TRACE
         return RequestTrace(self._client, name, session_id, message, history_turns, tags)
@@ -125,8 +125,9 @@ class Tracer:
         if self._client is not None:
             with _guarded("shutdown"):
                 self._client.shutdown()
-            with _guarded("shutdown"):
-                self._provider.shutdown()
+            if self._provider is not None:
+                with _guarded("shutdown"):
+                    self._provider.shutdown()
             self._client = None
             self.enabled = False
 

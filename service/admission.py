@@ -115,11 +115,11 @@ class Job:
         self._state = threading.Lock()
         self._running = False
         self._dropped = False
-        self._release: Callable[[], None] | None = None
+        self._release: Callable[[], object] | None = None
 
     # -- the worker it holds: returned when the thread ends, not when the request gives up --
 
-    def hold(self, release: Callable[[], None]) -> None:
+    def hold(self, release: Callable[[], object]) -> None:
         self._release = release
 
     def _let_go(self) -> None:
@@ -205,14 +205,16 @@ def _status_of(exc: BaseException) -> int:
     return 503 if isinstance(exc, (LMUnavailableError, ProviderError)) else 500
 
 
-def _retry_after_of(exc: BaseException, default: float = 5.0) -> float:
+def _retry_after_of(error: BaseException, default: float = 5.0) -> float:
     """A provider's Retry-After hint found on the exception chain, else `default` (1-60 s)."""
-    seen = 0
-    while exc is not None and seen < 8:
+    seen, exc = 0, error
+    exc_: BaseException | None = exc
+    while exc_ is not None and seen < 8:
+        exc = exc_
         hint = getattr(exc, "retry_after", None)
         if isinstance(hint, (int, float)) and math.isfinite(hint) and hint > 0:
             return min(60.0, max(1.0, float(hint)))
-        exc = exc.__cause__ or exc.__context__
+        exc_ = exc.__cause__ or exc.__context__
         seen += 1
     return default
 

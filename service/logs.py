@@ -74,7 +74,7 @@ class JSONFormatter(logging.Formatter):
         }
         out.update(getattr(record, "fields", None) or {})
         if record.exc_info:
-            out["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+            out["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else "unknown"
         return json.dumps(out, ensure_ascii=False)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
@@ -26,7 +26,7 @@ class ErrorBody(BaseModel):
     error: str = Field(description="What is wrong, in one sentence.")
 
 
-ERROR_RESPONSES = {status: {"model": ErrorBody, "description": text} for status, text in (
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody, "description": text} for status, text in (
     (400, "Not JSON or not UTF-8."), (401, "Missing or wrong X-API-Key (when RAG_API_KEY is set)."),
     (413, "Body too large."), (415, "Not application/json."), (422, "Not a valid chat request."),
     (429, "Rate limited; see Retry-After."), (503, "LM unavailable, busy, too slow or loading; see Retry-After."),

@@ -48,14 +48,14 @@ class IndexFiles:
 
     def __init__(self, index_dir: Path):
         self.index_dir = Path(index_dir)
-        self._key = None
+        self._key: tuple | None = None
         self._state: tuple[str | None, str | None] = (None, None)
 
     @classmethod
     def of(cls, store) -> IndexFiles | None:
         """The files of a store that keeps its index in a folder (LanceDB); None for a cloud one."""
         index_dir = getattr(store, "index_dir", None)
-        return cls(index_dir) if isinstance(index_dir, (str, Path)) else None
+        return cls(Path(index_dir)) if isinstance(index_dir, (str, Path)) else None
 
     def read(self) -> tuple[str | None, str | None]:
         """(version, None), or (None, why there is no usable index). Reasons name no path: /ready
@@ -64,10 +64,12 @@ class IndexFiles:
         base = self.index_dir / generation if generation else self.index_dir
         manifest = base / MANIFEST
         versions = base / TABLE_DIR / "_versions"
-        key = (_stat(self.index_dir / CURRENT), _stat(manifest), _stat(versions))
+        stats = (_stat(self.index_dir / CURRENT), _stat(manifest), _stat(versions))
+        key: tuple | None = stats
         if key == self._key:
             return self._state
-        if key[1] is None or key[2] is None:
+        state: tuple[str | None, str | None]
+        if stats[1] is None or stats[2] is None:
             state = (None, "the index is gone or incomplete: run `workbench ingest` "
                            "(answers that need it say they cannot look it up)")
         else:
@@ -188,6 +190,7 @@ class Served:
             self.reloading = asyncio.get_running_loop().create_task(self._reload(force=retry))
 
     async def _reload(self, force: bool = False) -> None:
+        assert self._factory is not None  # check() starts a reload only with one
         while True:
             version, problem = await self._settled()
             if problem is not None:
@@ -213,6 +216,7 @@ class Served:
             # written to again while it loaded? then the loaded one is already old: once more
 
     async def _settled(self) -> tuple[str | None, str | None]:
+        assert self._files is not None  # check() starts a reload only for an index in a folder
         state = self._files.read()
         while True:
             await asyncio.sleep(self.SETTLE_S)

@@ -39,7 +39,7 @@ def event_stream(runner: Runner, job: Job, done: Callable[[Any], None] | None = 
             released = True
             admission.__exit__(None, None, None)
 
-    send, receive = anyio.create_memory_object_stream(16)
+    send, receive = anyio.create_memory_object_stream[ServerSentEvent](16)
 
     async def emit(event: str, data: dict) -> None:
         await send.send(ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event))

@@ -74,9 +74,9 @@ def _menu(root: Path, layout: Layout) -> list[SiteLink]:
             except (OSError, ValueError):
                 continue
             if meta.get("nav") is True and isinstance(meta.get("permalink"), str):
-                order = meta.get("nav_order") if isinstance(meta.get("nav_order"), (int, float)) else 99
+                order = float(meta["nav_order"]) if isinstance(meta.get("nav_order"), (int, float)) else 99.0
                 entries.append((order, str(meta.get("title", path.stem)), meta["permalink"]))
-    links = []
+    links: list = []
     for _, label, href in sorted(entries, key=lambda e: e[0]):
         label = plain_title(label)
         href = href if re.match(r"^(/|#|https?://)", href) else "/" + href.lstrip("./")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,16 +79,16 @@ class GeminiEmbedder:
     def _embed(self, texts: Sequence[str], task_type: str) -> np.ndarray:
         from google.genai import errors
 
-        out = []
+        out: list = []
         for start in range(0, len(texts), BATCH):
-            batch = list(texts[start : start + BATCH])
+            batch: list[Any] = list(texts[start : start + BATCH])
             try:
                 response = self._client.models.embed_content(
                     model=self.model,
                     contents=batch,
                     config=self._types.EmbedContentConfig(task_type=task_type, output_dimensionality=self.dim),
                 )
-            except (errors.APIError, *_transport_errors()) as exc:
+            except (errors.APIError, *_transport_errors()) as exc:  # type: ignore[misc]  # a tuple of classes
                 raise self._failure(exc) from None
             out.extend(e.values for e in response.embeddings or [])
         if len(out) != len(texts):

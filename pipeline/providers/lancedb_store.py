@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,8 +79,8 @@ class LanceDBStore:
         self.exact_max_rows = exact_max_rows
         self._generation = generation  # None: the one CURRENT names, read at first use
         self._lancedb = lancedb
-        self._db = None
-        self._table = None
+        self._db: Any = None
+        self._table: Any = None
         self._exact: ExactIndex | None = None
         self._exact_checked = False  # the row count was compared with the cap since the last write
 
@@ -314,7 +315,8 @@ class LanceDBStore:
         # BM25 per field, each against its own lengths; a passage takes its better field
         # ("best fields"; summing the two measured one Korean question worse on the demo set)
         terms = " ".join(dict.fromkeys(words + bigrams))
-        query = table.search(MultiMatchQuery(terms, list(_KEYWORD_FIELDS)), query_type="fts")
+        # boosts and operator have defaults the library's annotations do not show
+        query = table.search(MultiMatchQuery(terms, list(_KEYWORD_FIELDS)), query_type="fts")  # type: ignore[call-arg]
         where = self._where(doc_types)
         if where:
             query = query.where(where, prefilter=True)

@@ -15,6 +15,7 @@ import threading
 import uuid
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from dspy import lm15
 
@@ -178,7 +179,7 @@ class LlamaCppEngine:
 
     def complete(self, request: lm15.Request) -> lm15.Response:
         schema = _schema_of(request.config.response_format)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "messages": self._messages(request),
             "max_tokens": request.config.max_tokens or 256,
             "temperature": request.config.temperature or 0.0,

@@ -63,6 +63,7 @@ class PlanStage(Stage):
 
     def forward(self, query: Query, params: ProgramParams, trace, top_k: int | None = None) -> Plan:
         p = params.planner
+        assert query.vector is not None  # the program embeds the query before it plans
         signals = self.signals.signals(query.message, query.vector, query.cue_text, p)
         relevant, needs_retrieval = signals.vote()
         label = "injection" if signals.injection_pattern else signals.label

@@ -105,7 +105,7 @@ class Hugo(Layout):
         return _page_url(page)
 
     def owner(self) -> dict:
-        params = self.config.get("params") if isinstance(self.config.get("params"), dict) else {}
+        params: dict = self.config["params"] if isinstance(self.config.get("params"), dict) else {}
         author = params.get("author") if isinstance(params.get("author"), (dict, str)) else ""
         name = author.get("name", "") if isinstance(author, dict) else author
         return {"name": name or "", "summary": params.get("description") or self.config.get("title") or ""}

@@ -66,7 +66,7 @@ def read_bibtex(text: str, document: Document) -> tuple[Page, list[str]]:
                 lines.append(f"{label}: {value}")
                 seen.add(label)
         entries.append(Entry(title=title, text="\n".join(lines)))
-    problems = [f"line {block.start_line + 1}: {_first_line(block.error)}" for block in library.failed_blocks]
+    problems = [f"line {(block.start_line or 0) + 1}: {_first_line(block.error)}" for block in library.failed_blocks]
     if not entries:
         raise ValueError("no BibTeX entries" + (f" ({problems[0]})" if problems else ""))
     return Page(title=document.title or "Publications", entries=entries), problems

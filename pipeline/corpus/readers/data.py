@@ -198,7 +198,7 @@ def _lines(key: str, value: Any) -> list[str] | None:
     if isinstance(value, list):
         pairs = [_pair(v) for v in value]
         if value and all(pairs):
-            return [f"{k}: {v}" for k, v in pairs]
+            return [f"{pair[0]}: {pair[1]}" for pair in pairs if pair]
         inline = _inline_list(value)
         if inline is not None:
             return [f"{label}: {inline}"] if inline else []
@@ -263,7 +263,7 @@ def section_entries(key: str, value: Any, context: list[str], doc_type: str = ""
             pair = _pair(item)
             small = None if pair else _small_record(item)
             if pair or small:
-                loose.append(f"{pair[0]}: {pair[1]}" if pair else small)
+                loose.append(f"{pair[0]}: {pair[1]}" if pair else str(small))
             else:
                 entries += record_entries(item, identify(item) or label, inner, section_type)
         elif isinstance(item, list):
@@ -315,7 +315,7 @@ def read_data(text: str, document: Document) -> Page:
     name = meta.get("name")
     name = name.get("display") or name.get("full") if isinstance(name, dict) else name
     person = plain_title(_text(name)) if _scalar(name) and "authors" in document.path.parts else ""
-    declared = meta.get("doc_type") if isinstance(meta.get("doc_type"), str) else ""
+    declared = str(meta.get("doc_type")) if isinstance(meta.get("doc_type"), str) else ""
     page_title = title or person or document.title
     if isinstance(data, dict) and title:
         data = {k: v for k, v in data.items() if k != "title"}
