@@ -1,6 +1,6 @@
 """`workbench dataset from-langfuse`: visitors' real questions back into the dataset, as drafts.
 
-The service traces every request (`pipeline/tracing.py`). What a trace holds, and so what a
+The service traces every request (`service/tracing.py`). What a trace holds, and so what a
 draft can be made of:
 
     chat | chat.stream    the root observation, tagged `service`
@@ -46,7 +46,7 @@ ROOT_FIELDS = "core,basic,io,metadata,trace_context"
 STAGE_FIELDS = "core,basic,io"
 STAGES = ("rewrite", "plan", "generate")
 PAGE_SIZE = 100
-MAX_TRACED_CHARS = 2000  # pipeline/tracing.py: MAX_TEXT, texts longer are cut and end with "…"
+MAX_TRACED_CHARS = 2000  # service/tracing.py: MAX_TEXT, texts longer are cut and end with "…"
 CATEGORY_OF_LABEL = {"greeting": "greeting", "thanks": "greeting", "identity": "identity", "off_topic": "off-topic",
                      "injection": "prompt-injection"}
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")

@@ -121,7 +121,7 @@ class Workbench:
         import dspy
         from dspy.utils.usage_tracker import track_usage
 
-        from pipeline.tracing import total_tokens
+        from pipeline.turn import total_tokens
 
         with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter()), track_usage() as usage:
             answer = self.program(question=question, history=history, top_k=top_k)

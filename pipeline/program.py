@@ -65,7 +65,7 @@ class DigitalTwin(dspy.Module):
         self.capabilities = capabilities or LMCapabilities()
         self.doc_types = list(doc_types)
         self.cache_dir = cache_dir
-        self.korean_site = site_language(store) == "ko"
+        self.site_language = site_language(store)  # en | ko: what the pages are written in
         self.names = LazyNames(self._site_names)
         self._assemble()
 
@@ -75,12 +75,12 @@ class DigitalTwin(dspy.Module):
         self.knowledge: Knowledge = packs.with_site_sections(site_section_names(self.doc_types, packs))
         self.replies = Replies(self.knowledge, self.persona)
         self.signals = SignalPlanner(self.embedder, self.knowledge, self.cache_dir)
-        self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, korean_site=self.korean_site,
+        self.rewrite = Rewrite(self.knowledge, self.replies, self.capabilities, site_language=self.site_language,
                                names=self.names)
         self.plan = PlanStage(self.signals, self.knowledge, self.persona, self.capabilities, self.doc_types, self.names)
         self.retrieve = Retrieve(self.store, self.knowledge, self.names)
         self.generate = Generate(self.knowledge, self.persona, self.replies, self.capabilities,
-                                 site_language="ko" if self.korean_site else "en")
+                                 site_language=self.site_language)
 
     def _site_names(self) -> SiteNames:
         """The index's entry titles as names; the owner's own name names no one entry."""
@@ -218,7 +218,7 @@ class DigitalTwin(dspy.Module):
         import copy
 
         shared = {"store", "embedder", "persona", "capabilities", "doc_types", "cache_dir", "knowledge", "replies",
-                  "signals", "korean_site", "breaker", "recent", "lm_budget_s"}
+                  "signals", "site_language", "breaker", "recent", "lm_budget_s"}
         new = self.__class__.__new__(self.__class__)
         for key, value in self.__dict__.items():
             if key == "_without_lm":

@@ -190,3 +190,13 @@ class Answer:
         return {**public, "text": self.text, "kind": self.kind, "query": self.query.to_json(),
                 "plan": self.plan.to_json() if self.plan else None, "retrieval": self.retrieval.to_json(),
                 **self.trace.to_json()}
+
+
+def total_tokens(usage: dict | None) -> int:
+    """Prompt + completion tokens over every model in a DSPy usage summary."""
+    total = 0
+    for per_model in (usage or {}).values():
+        prompt = per_model.get("prompt_tokens") or per_model.get("input_tokens") or 0
+        completion = per_model.get("completion_tokens") or per_model.get("output_tokens") or 0
+        total += int(prompt) + int(completion)
+    return total

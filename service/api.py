@@ -58,7 +58,7 @@ def create_app(source=None, *, settings: Settings | None = None, tracer=None,
     `settings` (default: the workbench's own, or the environment's) hold the service's limits;
     `tracer` defaults to Langfuse when its keys are set; `clock` drives the rate limits' buckets.
     """
-    from pipeline.tracing import Tracer
+    from service.tracing import Tracer
 
     settings, source = _settings_and_source(source, settings)
     tracer = tracer or Tracer(settings)

@@ -10,7 +10,7 @@ import pytest
 from dspy import lm15
 
 import service
-from pipeline.tracing import NULL_TRACE, Tracer
+from service.tracing import NULL_TRACE, Tracer
 from tests.fake_langfuse import FakeLangfuse
 from tests.fakes import ScriptedEngine
 from tests.servicekit import (

@@ -52,10 +52,10 @@ Prober = Callable[[str], Probe]
 
 
 class Rewrite(Stage):
-    shared = ("knowledge", "replies", "capabilities", "korean_site", "names")
+    shared = ("knowledge", "replies", "capabilities", "site_language", "names")
 
     def __init__(self, knowledge: Knowledge, replies: Replies, capabilities: LMCapabilities,
-                 korean_site: bool = False, names: LazyNames | None = None):
+                 site_language: str = "en", names: LazyNames | None = None):
         super().__init__()
         self.names = names or LazyNames(lambda: SiteNames(()))
         self.predict = dspy.Predict(RewriteQuery, max_tokens=MAX_TOKENS["rewrite"])
@@ -65,7 +65,8 @@ class Rewrite(Stage):
         # the embedder gets Korean glosses of English words only on a Korean site: on the (English) demo
         # site they cost 0.066 hit@1 in dense search, on the Korean second site they find the entries.
         # Keyword search gets them everywhere (without them the demo's English hit@1 is 0.841, not 0.870)
-        self.korean_site = korean_site
+        # the language the site's pages are written in: Korean glosses help what is embedded only there
+        self.site_language = site_language
 
     def forward(self, message: str, turns: list[Turn], params: ProgramParams, trace,
                 probe: Prober | None = None) -> Query:
@@ -162,7 +163,7 @@ class Rewrite(Stage):
     def _query(self, message: str, language: str, text: str, cue_text: str, params: ProgramParams,
                context: str = "", by_lm: bool = False) -> Query:
         bounded = self.bounded(text, params)
-        return Query(message, language, text, search_text=self.knowledge.expand(bounded, hangul=self.korean_site),
+        return Query(message, language, text, search_text=self.knowledge.expand(bounded, hangul=self.site_language == "ko"),
                      keyword_text=self.knowledge.expand(bounded), cue_text=cue_text,
                      follow_up=bool(context), context=context, rewritten_by_lm=by_lm)
 
@@ -173,4 +174,4 @@ class Rewrite(Stage):
 
     def search_text(self, text: str, params: ProgramParams) -> str:
         """What is embedded for `text` (as `Query.search_text`)."""
-        return self.knowledge.expand(self.bounded(text, params), hangul=self.korean_site)
+        return self.knowledge.expand(self.bounded(text, params), hangul=self.site_language == "ko")

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from evals import from_langfuse
 from evals.dataset import load_dataset
-from pipeline.tracing import Tracer
 from pipeline.turn import STAGE_OBSERVER
+from service.tracing import Tracer
 from tests.fake_langfuse import FakeLangfuse
 from tests.fakes import ScriptedEngine
 from tests.servicekit import fake_lm, make_workbench, planner_script, service_settings

@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any
 
+from pipeline.turn import total_tokens
+
 log = logging.getLogger(__name__)
 
 STAGE_TYPES = {"embed": "embedding", "retrieve": "retriever"}  # the rest are plain spans
@@ -62,16 +64,6 @@ class _guarded:  # noqa: N801 - used like a function: `with _guarded("what"):`
             log.warning("tracing: %s failed (%s); the answer is unaffected", self.what, kind.__name__)
             return True
         return False
-
-
-def total_tokens(usage: dict | None) -> int:
-    """Prompt + completion tokens over every model in a DSPy usage summary."""
-    total = 0
-    for per_model in (usage or {}).values():
-        prompt = per_model.get("prompt_tokens") or per_model.get("input_tokens") or 0
-        completion = per_model.get("completion_tokens") or per_model.get("output_tokens") or 0
-        total += int(prompt) + int(completion)
-    return total
 
 
 def _tokens_so_far() -> int:
