@@ -19,6 +19,8 @@ class PlannerParams(BaseModel):
     """Thresholds of the signal planner (the exemplars are in the language packs)."""
 
     label_margin: float = 0.02  # a non-owner label must beat "owner" by this much
+    # no label won: "owner" when its similarity is within this much of the highest label threshold
+    owner_margin: float = 0.02
     greeting_min_sim: float = 0.86
     identity_min_sim: float = 0.86
     off_topic_min_sim: float = 0.84

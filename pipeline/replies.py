@@ -9,7 +9,6 @@ from pipeline.persona import Persona
 
 FIXED = ("greeting", "thanks", "identity", "decline", "not_found", "unavailable")
 # site-map labels that name no topic a visitor could ask about
-_NOT_TOPICS = {"about", "cv", "home", "blog", "contact", "소개", "홈"}
 MAX_TOPICS = 6
 
 
@@ -30,7 +29,8 @@ class Replies:
     def topics(self, language: str) -> str:
         """What the site covers, as its own section labels (linked in the answer), or the pack's words."""
         r = self.knowledge.replies(language)
-        labels = [link.label for link in self.persona.site_map if link.label.lower() not in _NOT_TOPICS][:MAX_TOPICS]
+        skip = self.knowledge.not_topics
+        labels = [link.label for link in self.persona.site_map if link.label.lower() not in skip][:MAX_TOPICS]
         if not labels:
             return r.topics_default
         if len(labels) == 1:

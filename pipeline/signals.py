@@ -115,7 +115,7 @@ class SignalPlanner:
         ]
         if candidates:
             return max(candidates)[1]
-        return "owner" if owner >= max(thresholds.values()) - 0.02 else "unknown"
+        return "owner" if owner >= max(thresholds.values()) - p.owner_margin else "unknown"
 
     def label(self, vector: np.ndarray, p: PlannerParams, text: str = "") -> str:
         return self.asks_about_entries(self.label_for(self.similarities(vector), p), text)

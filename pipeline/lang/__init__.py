@@ -104,6 +104,8 @@ class LanguagePack(BaseModel):
     owner_refs: list[str] = Field(default_factory=list)  # whole words that point at the owner
     # words that ask which thing ("which session", 어떤 상): the noun after one is what is asked, not a subject
     wh_determiners: list[str] = Field(default_factory=list)
+    # site-map labels that are not topics to offer ("About", "CV", 홈): pages of everything, lowercased
+    not_topics: list[str] = Field(default_factory=list)
 
     @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns", "work_requests")
     @classmethod
@@ -359,6 +361,10 @@ class Knowledge:
     @cached_property
     def work_requests(self) -> list[re.Pattern]:
         return [re.compile(p, re.IGNORECASE) for p in self._all("work_requests")]
+
+    @cached_property
+    def not_topics(self) -> frozenset[str]:
+        return frozenset(label.lower() for label in self._all("not_topics"))
 
     @cached_property
     def owner_refs(self) -> re.Pattern:
