@@ -7,6 +7,8 @@ score, and returns one row per question plus the aggregates.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -113,8 +115,9 @@ def evaluate(
     the last `WIDGET_HISTORY` entries, and a case's own history turns come just before it.
 
     `embedding_cache` (a SQLite file, `evals.embedding_cache`) keeps the vectors of the run's
-    queries and of the semantic-similarity metric: for the run, the program's `embedder` is a
-    caching wrapper of its own, put back when the answers are in."""
+    queries and of the semantic-similarity metric: the run answers with a shallow copy of the
+    program whose `embedder` is a caching wrapper (the shared program is never changed: a service
+    or another run may be using it)."""
     started = time.perf_counter()
     cache = None
     if embedding_cache is not None:
@@ -134,20 +137,17 @@ def _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_ca
     from evals.ragas_scoring import score_records
 
     texts = {c.id: c.text for c in bench.store.chunks()}
-    program = bench.program
-    program_embedder = getattr(program, "embedder", None)
-    metric_embedder = bench.embedder
+    program_embedder = getattr(bench.program, "embedder", None)
+    metric_embedder, answering = bench.embedder, bench
     if cache is not None:
         from evals.embedding_cache import CachingEmbedder
 
         metric_embedder = CachingEmbedder(bench.embedder, cache)
         if program_embedder is not None:
+            program = copy.copy(bench.program)  # shallow: the run's own embedder, every other part shared
             program.embedder = CachingEmbedder(program_embedder, cache)
-    try:
-        records = _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation)
-    finally:
-        if cache is not None and program_embedder is not None:
-            program.embedder = program_embedder
+            answering = dataclasses.replace(bench, program=program)
+    records = _answer_all(answering, cases, top_k, concurrency, texts, progress, conversation)
     by_id = {c.id: c for c in cases}
     max_chars = bench.program.params.max_answer_chars
     rows = [{**record, **_judge_free(by_id[record["id"]], record, max_chars)} for record in records]
