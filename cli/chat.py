@@ -51,7 +51,7 @@ def chat(
         fail("--mode must be 'hybrid' or 'dense'", 2)
     if question is not None and not question.strip():
         fail("the question is empty", 2)
-    settings = settings_from_env(index_dir=index, retrieval_mode=mode)
+    settings = settings_from_env(index_dir=index, retrieval_mode=mode, top_k=top_k)
     from pipeline.factory import ProgramFileError, build_workbench
     from pipeline.program import LMUnavailableError
     from pipeline.providers.base import ProviderError
@@ -74,7 +74,7 @@ def chat(
         else:
             asked = question
         try:
-            result = bench.answer(asked, history, top_k=top_k)
+            result = bench.answer(asked, history)
         except (LMUnavailableError, ProviderError) as exc:
             fail(str(exc))
         _print_result(result, as_json)

@@ -53,7 +53,8 @@ def evaluate(
         fail(f"--write-baseline with --dataset {dataset} needs --baseline PATH ({BASELINE} is the demo "
              "dataset's baseline)", 2)
     dataset_path, baseline_path = dataset or DEMO_DATASET, baseline or BASELINE
-    settings = settings_from_env(index_dir=index, lm_cache=False if no_cache else None, eval_concurrency=concurrency)
+    settings = settings_from_env(index_dir=index, lm_cache=False if no_cache else None, eval_concurrency=concurrency,
+                                 top_k=top_k)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from evals import gate as gating
@@ -83,7 +84,7 @@ def evaluate(
                       TimeElapsedColumn(), console=err, transient=True) as bar:
             task = bar.add_task(f"evaluating {split}" + (" as one chat" if conversation else ""), total=len(cases))
             result = run_evaluation(
-                bench, cases, top_k=top_k, concurrency=settings.eval_concurrency, judge_lm=settings.judge_lm,
+                bench, cases, concurrency=settings.eval_concurrency, judge_lm=settings.judge_lm,
                 score_cache=None if no_cache else Path(settings.cache_dir) / "scores.json",
                 embedding_cache=None if no_cache else Path(settings.cache_dir) / "embeddings.sqlite",
                 progress=lambda: bar.advance(task), conversation=conversation,

@@ -49,9 +49,9 @@ class Evaluation:
         return summarize(self.frame, self.judge_failures)
 
 
-def _answer_record(bench, case: Case, top_k: int | None, texts: dict[str, str], history: list[dict] | None = None) -> dict:
+def _answer_record(bench, case: Case, texts: dict[str, str], history: list[dict] | None = None) -> dict:
     started = time.perf_counter()
-    answer = bench.answer(case.question, case.history_dicts() if history is None else history, top_k=top_k)
+    answer = bench.answer(case.question, case.history_dicts() if history is None else history)
     elapsed = (time.perf_counter() - started) * 1000
     out = answer.to_json(full=True)  # the one serialisation of an answer
     ranked = [s["id"] for s in out["sources"]]
@@ -99,7 +99,6 @@ def evaluate(
     bench,
     cases: Sequence[Case],
     *,
-    top_k: int | None = None,
     concurrency: int = 4,
     judge_lm: str | None = None,
     judge_kwargs: dict | None = None,
@@ -125,14 +124,14 @@ def evaluate(
 
         cache = EmbeddingCache(embedding_cache)
     try:
-        return _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_cache, progress,
+        return _evaluate(bench, cases, concurrency, judge_lm, judge_kwargs, score_cache, progress,
                          conversation, cache, started)
     finally:
         if cache is not None:
             cache.close()
 
 
-def _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_cache, progress, conversation,
+def _evaluate(bench, cases, concurrency, judge_lm, judge_kwargs, score_cache, progress, conversation,
               cache, started) -> Evaluation:
     from evals.ragas_scoring import score_records
 
@@ -147,7 +146,7 @@ def _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_ca
             program = copy.copy(bench.program)  # shallow: the run's own embedder, every other part shared
             program.embedder = CachingEmbedder(program_embedder, cache)
             answering = dataclasses.replace(bench, program=program)
-    records = _answer_all(answering, cases, top_k, concurrency, texts, progress, conversation)
+    records = _answer_all(answering, cases, concurrency, texts, progress, conversation)
     by_id = {c.id: c for c in cases}
     max_chars = bench.program.params.max_answer_chars
     rows = [{**record, **_judge_free(by_id[record["id"]], record, max_chars)} for record in records]
@@ -161,9 +160,9 @@ def _evaluate(bench, cases, top_k, concurrency, judge_lm, judge_kwargs, score_ca
     return Evaluation(frame, failures, time.perf_counter() - started)
 
 
-def _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation) -> list[dict]:
+def _answer_all(bench, cases, concurrency, texts, progress, conversation) -> list[dict]:
     def one(case: Case, history: list[dict] | None = None) -> dict:
-        record = _answer_record(bench, case, top_k, texts, history)
+        record = _answer_record(bench, case, texts, history)
         if progress:
             progress()
         return record
@@ -179,7 +178,7 @@ def _answer_all(bench, cases, top_k, concurrency, texts, progress, conversation)
             chat = (history + [_turn("user", case.question), _turn("model", record["answer"])])[-WIDGET_HISTORY:]
         # each question alone too (with only its own history): `chat_consistency` holds the two side by side
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            alone = list(pool.map(lambda case: _answer_record(bench, case, top_k, texts), cases))
+            alone = list(pool.map(lambda case: _answer_record(bench, case, texts), cases))
         for record, single in zip(records, alone):
             record.update(alone_top=(single["retrieved_ids"] or [""])[0], alone_answer_text=single["answer_text"],
                           alone_declined=single["declined"])

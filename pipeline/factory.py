@@ -117,14 +117,14 @@ class Workbench:
     lm: Any
     program_source: str
 
-    def answer(self, question: str, history=None, top_k: int | None = None) -> Answer:
+    def answer(self, question: str, history=None) -> Answer:
         import dspy
         from dspy.utils.usage_tracker import track_usage
 
         from pipeline.turn import total_tokens
 
         with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter()), track_usage() as usage:
-            answer = self.program(question=question, history=history, top_k=top_k)
+            answer = self.program(question=question, history=history)
         answer.trace.lm_tokens = total_tokens(usage.get_total_tokens())
         return answer
 

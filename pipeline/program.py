@@ -89,17 +89,17 @@ class DigitalTwin(dspy.Module):
         ignore = k.stopwords | k.field_words | k.cue_words | set(owner)
         return SiteNames(((c.title, c.text) for c in self.store.chunks()), ignore=ignore)
 
-    def forward(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
+    def forward(self, question: str, history: Sequence[dict | Turn] | None = None) -> Answer:
         """The answer; when the LM fails (or has been failing: the breaker is open), the answer the
         embedded path gives from the site without it, marked `degraded="lm"`. Markup in a question
         is not what it asks: it is answered from its text, unless it asks for markup in the answer."""
         if not self.knowledge.is_injection(question):
             question = strip_markup(question) or question
         if not self.calls_lm:
-            return self._answer(question, history, top_k)
+            return self._answer(question, history)
         if self.breaker.allow():
             try:
-                answer = self._answer(question, history, top_k)
+                answer = self._answer(question, history)
             except LMUnavailableError as exc:
                 if not isinstance(exc, LMTimeSpent):
                     self.breaker.failure()
@@ -108,7 +108,7 @@ class DigitalTwin(dspy.Module):
                 if answer.trace.lm_calls:
                     self.breaker.success()
                 return answer
-        answer = self.without_lm()._answer(question, history, top_k)
+        answer = self.without_lm()._answer(question, history)
         answer.degraded = answer.degraded or "lm"
         return answer
 
@@ -127,7 +127,7 @@ class DigitalTwin(dspy.Module):
             self.__dict__["_without_lm"] = twin
         return self.__dict__["_without_lm"]
 
-    def _answer(self, question: str, history: Sequence[dict | Turn] | None = None, top_k: int | None = None) -> Answer:
+    def _answer(self, question: str, history: Sequence[dict | Turn] | None = None) -> Answer:
         p = self.params
         trace = Trace()
         if self.lm_budget_s is not None:
@@ -140,7 +140,7 @@ class DigitalTwin(dspy.Module):
             with trace.stage("embed", text=query.search_text):
                 query = query.with_vector(self._embed(query.search_text, vectors))
             with trace.stage("plan", query=query.text, cue_text=query.cue_text) as stage:
-                plan = stage.outputs = self.plan(query, p, trace, top_k)
+                plan = stage.outputs = self.plan(query, p, trace)
             with trace.stage("retrieve", search_query=query.keyword_text, k=plan.k, doc_types=plan.doc_types,
                              mode=p.retrieval_mode, alpha=p.hybrid_alpha, filter=plan.filter_mode) as stage:
                 retrieval = Retrieval()
