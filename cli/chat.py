@@ -94,6 +94,8 @@ def accept(
     mode: str | None = typer.Option(None, "--mode", help="Retrieval: hybrid or dense."),
     program: str | None = typer.Option(None, "--program", help="Saved program JSON, or 'none'."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    write: Path | None = typer.Option(None, "--write", help="Keep the figures in this JSON file, under the "
+                                      "retrieval mode (make accept: datasets/acceptance.json, which the docs show)."),
 ) -> None:
     """The pipeline's acceptance figures on the demo questions, per language."""
     if mode is not None and mode not in ("hybrid", "dense"):
@@ -117,6 +119,11 @@ def accept(
         fail(str(exc))
     summary = acceptance.summarize(frame)
     p50 = acceptance.latency_p50(frame)
+    if write is not None:
+        kept = json.loads(write.read_text(encoding="utf-8")) if write.exists() else {}
+        kept[bench.retrieval_mode] = {"cases": len(cases), "figures": acceptance.record(summary)}
+        write.write_text(json.dumps(kept, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        err.print(f"wrote {write} ({bench.retrieval_mode}): run `make docs` to show it")
     if as_json:
         print(json.dumps({"mode": bench.retrieval_mode, "summary": json.loads(summary.to_json(orient="index")),
                           "latency_p50_ms": p50}))

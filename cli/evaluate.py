@@ -139,13 +139,17 @@ def evaluate(
 
 @app.command()
 def figures(
-    readme: bool = typer.Option(False, "--readme", help="Rewrite the table in README.md between its markers."),
+    write: bool = typer.Option(False, "--write", "--readme", help="Rewrite every generated block of the docs (the "
+                               "README's table, docs/evaluation.md's acceptance table) between its markers."),
 ) -> None:
     """Every dataset's gated figures, single and as one chat, from the committed baselines (datasets/**)."""
-    from evals.figures import rewrite_readme, table
+    from evals.figures import BLOCKS
+    from evals.figures import table as figures_table
+    from evals.figures import write as write_block
 
-    if readme:
-        changed = rewrite_readme(Path("README.md"), Path("datasets"))
-        err.print("README.md updated" if changed else "README.md already shows these figures")
-    else:
-        print(table(Path("datasets")))
+    if not write:
+        print(figures_table(Path("datasets")))
+        return
+    for block in BLOCKS:
+        changed = write_block(block, Path("."))
+        err.print(f"{block.page} ({block.name}): " + ("updated" if changed else "already current"))

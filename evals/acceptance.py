@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from evals.dataset import Case
@@ -110,3 +111,24 @@ def latency_p50(frame: pd.DataFrame) -> dict[str, float]:
     total = frame[[c for c in frame.columns if c.startswith("ms_")]].sum(axis=1)
     p50["total"] = float(total.median())
     return p50
+
+
+ACCEPTANCE_FILE = "acceptance.json"  # in datasets/: the figures `make accept` measured, per retrieval mode
+ROUND = 3
+
+
+def record(summary: pd.DataFrame) -> dict:
+    """The summary as the committed file keeps it: figure → language → value (3 decimals)."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for figure in summary.columns:
+        for language, value in summary[figure].items():
+            number: float | int | None
+            if value != value:
+                number = None
+            elif isinstance(value, (int, np.integer)):  # a count
+                number = int(value)
+            else:
+                number = round(float(value), ROUND)
+            out.setdefault(figure, {})[str(language)] = number
+    return out
+

@@ -1,13 +1,19 @@
-"""The README's figures, from the committed baselines (what `make eval` holds every change to).
+"""The docs' figures, from committed measurements: every figure shown is one a command wrote.
 
-`workbench figures` prints the table; `--readme` rewrites it between the README's markers, and a
-test fails when the README's copy differs from the baselines: figures in the docs cannot go stale.
+- the README's table, from the committed baselines (what `make eval` holds every change to);
+- docs/evaluation.md's acceptance table, from `datasets/acceptance.json` (what `make accept`
+  measured; `tests/test_acceptance.py` fails when today's pipeline measures otherwise).
+
+`workbench figures` prints the README's table; `--write` (make docs) rewrites every generated
+block between its markers, and a test fails when a block differs from what its source renders.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
@@ -24,7 +30,9 @@ def baselines(root: Path) -> list[Path]:
 
 
 def _cell(value) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def table(root: Path) -> str:
@@ -41,19 +49,64 @@ def table(root: Path) -> str:
     return "\n".join(rows)
 
 
-def rewrite_readme(readme: Path, root: Path) -> bool:
-    """Put the table between the markers; True when the README changed."""
-    text = readme.read_text(encoding="utf-8")
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
+def acceptance_table(root: Path) -> str:
+    """`make accept`'s figures per language, hybrid retrieval (dense beside it for hit@k), with the goals."""
+    from evals.acceptance import ACCEPTANCE_FILE, THRESHOLDS
+
+    kept = json.loads((root / ACCEPTANCE_FILE).read_text(encoding="utf-8"))
+    hybrid, dense = kept["hybrid"]["figures"], kept.get("dense", {}).get("figures", {})
+    languages = [lang for lang in ("en", "ko", "all") if lang in next(iter(hybrid.values()))]
+    rows = [f"| figure ({kept['hybrid']['cases']} cases) | " + " | ".join(languages) + " | goal |",
+            "|---|" + "---|" * (len(languages) + 1)]
+    retrieval = ("hit@1", "hit@5")  # first, and beside their dense-only figures
+    for figure in [*(f for f in retrieval if f in hybrid), *(f for f in hybrid if f not in retrieval)]:
+        goal = THRESHOLDS.get(figure)
+        label = f"{figure} (hybrid)" if figure in retrieval else figure
+        rows.append(f"| {label} | " + " | ".join(_cell(hybrid[figure].get(lang)) for lang in languages)
+                    + f" | {f'≥ {goal:.2f}' if goal is not None else ''} |")
+        if figure in retrieval and figure in dense:
+            rows.append(f"| {figure} (dense) | " + " | ".join(_cell(dense[figure].get(lang)) for lang in languages)
+                        + " | |")
+    return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A generated block of a page: between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
+
+    page: str  # relative to the repository root
+    name: str
+    render: Callable[[Path], str]  # datasets/ → the block's text
+
+    @property
+    def markers(self) -> tuple[str, str]:
+        return f"<!-- {self.name}:start -->", f"<!-- {self.name}:end -->"
+
+
+BLOCKS = (Block("README.md", "figures", table), Block("docs/evaluation.md", "acceptance", acceptance_table))
+
+
+def shown(block: Block, repo: Path) -> str:
+    """What the page shows between the block's markers."""
+    start, end = block.markers
+    return (repo / block.page).read_text(encoding="utf-8").partition(start)[2].partition(end)[0].strip()
+
+
+def write(block: Block, repo: Path) -> bool:
+    """Put the rendered block between its markers; True when the page changed."""
+    page = repo / block.page
+    text = page.read_text(encoding="utf-8")
+    start, end = block.markers
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
     if not rest:
-        raise ValueError(f"{readme} has no {START} … {END} markers")
-    new = f"{head}{START}\n{table(root)}\n{END}{tail}"
+        raise ValueError(f"{page} has no {start} … {end} markers")
+    new = f"{head}{start}\n{block.render(repo / 'datasets')}\n{end}{tail}"
     if new != text:
-        readme.write_text(new, encoding="utf-8")
+        page.write_text(new, encoding="utf-8")
     return new != text
 
 
-def readme_table(readme: Path) -> str:
-    text = readme.read_text(encoding="utf-8")
-    return text.partition(START)[2].partition(END)[0].strip()
+def stale(repo: Path) -> list[str]:
+    """The pages whose generated blocks differ from what their sources render."""
+    return [f"{b.page} ({b.name})" for b in BLOCKS if shown(b, repo) != b.render(repo / "datasets").strip()]

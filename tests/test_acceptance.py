@@ -4,10 +4,22 @@ Retrieval and planning are deterministic (same embedder, same index), so these
 are exact measurements, guarded here at the pipeline's goals.
 """
 
+import json
+from pathlib import Path
+
 import pytest
 
 from evals import acceptance
 from evals.dataset import load_dataset
+
+KEPT = Path(__file__).resolve().parent.parent / "datasets" / acceptance.ACCEPTANCE_FILE
+# what the program's LM settings do not change (the served program and the unoptimized one differ in LM calls)
+SITE_FIGURES = ("hit@1", "hit@5", "scored questions", "declined (off-topic, injection)", "greeting without retrieval",
+                "korean answer has korean")
+
+
+def kept(mode: str) -> dict:
+    return json.loads(KEPT.read_text(encoding="utf-8"))[mode]["figures"]
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -30,6 +42,14 @@ def test_retrieval_finds_the_reference_passages(figures, language, hit1, hit5):
     _, summary = figures
     assert summary.loc[language, "hit@5"] >= hit5
     assert summary.loc[language, "hit@1"] >= hit1
+
+
+def test_the_figures_the_docs_show_are_todays(figures):
+    """datasets/acceptance.json, which docs/evaluation.md shows, holds what the pipeline measures now."""
+    _, summary = figures
+    now, committed = acceptance.record(summary), kept("hybrid")
+    changed = {f: (committed.get(f), now[f]) for f in SITE_FIGURES if committed.get(f) != now[f]}
+    assert not changed, f"run `make accept` (it rewrites {KEPT.name} and the docs): {changed}"
 
 
 def test_off_topic_and_injection_are_declined(figures):
@@ -71,3 +91,5 @@ def test_hybrid_beats_dense_on_hit_at_1(local_workbench, figures):
         program.params.retrieval_mode = "hybrid"
     for language in ("en", "ko"):
         assert hybrid.loc[language, "hit@1"] > dense.loc[language, "hit@1"]
+    now, committed = acceptance.record(dense), kept("dense")
+    assert all(now[f] == committed[f] for f in ("hit@1", "hit@5")), "run `make accept`: the dense figures changed"
