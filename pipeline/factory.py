@@ -17,7 +17,7 @@ from pipeline.settings import DEFAULT_PROGRAM, Settings
 
 if TYPE_CHECKING:
     from pipeline.program import DigitalTwin
-    from pipeline.turn import Answer
+    from pipeline.turn import Answer, StageObserver
 from pipeline.text import KEYWORDS_VERSION
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,14 @@ class Workbench:
     lm: Any
     program_source: str
 
-    def answer(self, question: str, history=None) -> Answer:
+    def answer(self, question: str, history=None, observer: StageObserver | None = None) -> Answer:
         import dspy
         from dspy.utils.usage_tracker import track_usage
 
         from pipeline.turn import total_tokens
 
         with dspy.context(lm=self.lm, adapter=dspy.JSONAdapter()), track_usage() as usage:
-            answer = self.program(question=question, history=history)
+            answer = self.program(question=question, history=history, observer=observer)
         answer.trace.lm_tokens = total_tokens(usage.get_total_tokens())
         return answer
 

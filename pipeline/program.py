@@ -27,7 +27,7 @@ from pipeline.stages.plan import PlanStage
 from pipeline.stages.retrieve import Retrieve
 from pipeline.stages.rewrite import Probe, Rewrite
 from pipeline.text import detect_language, keyword_fields
-from pipeline.turn import STAGE_OBSERVER, Answer, Plan, Query, Retrieval, Trace  # noqa: F401
+from pipeline.turn import Answer, Plan, Query, Retrieval, StageObserver, Trace  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +89,18 @@ class DigitalTwin(dspy.Module):
         ignore = k.stopwords | k.field_words | k.cue_words | set(owner)
         return SiteNames(((c.title, c.text) for c in self.store.chunks()), ignore=ignore)
 
-    def forward(self, question: str, history: Sequence[dict | Turn] | None = None) -> Answer:
+    def forward(self, question: str, history: Sequence[dict | Turn] | None = None,
+                observer: StageObserver | None = None) -> Answer:
         """The answer; when the LM fails (or has been failing: the breaker is open), the answer the
         embedded path gives from the site without it, marked `degraded="lm"`. Markup in a question
         is not what it asks: it is answered from its text, unless it asks for markup in the answer."""
         if not self.knowledge.is_injection(question):
             question = strip_markup(question) or question
         if not self.calls_lm:
-            return self._answer(question, history)
+            return self._answer(question, history, observer)
         if self.breaker.allow():
             try:
-                answer = self._answer(question, history)
+                answer = self._answer(question, history, observer)
             except LMUnavailableError as exc:
                 if not isinstance(exc, LMTimeSpent):
                     self.breaker.failure()
@@ -108,7 +109,7 @@ class DigitalTwin(dspy.Module):
                 if answer.trace.lm_calls:
                     self.breaker.success()
                 return answer
-        answer = self.without_lm()._answer(question, history)
+        answer = self.without_lm()._answer(question, history, observer)
         answer.degraded = answer.degraded or "lm"
         return answer
 
@@ -127,9 +128,10 @@ class DigitalTwin(dspy.Module):
             self.__dict__["_without_lm"] = twin
         return self.__dict__["_without_lm"]
 
-    def _answer(self, question: str, history: Sequence[dict | Turn] | None = None) -> Answer:
+    def _answer(self, question: str, history: Sequence[dict | Turn] | None = None,
+                observer: StageObserver | None = None) -> Answer:
         p = self.params
-        trace = Trace()
+        trace = Trace(observer=observer)
         if self.lm_budget_s is not None:
             trace.lm_until = time.monotonic() + self.lm_budget_s
         turns = parse_history(history)

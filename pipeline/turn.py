@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -122,8 +121,8 @@ class StageRecord:
 
 #: Whoever runs the program may watch its stages (the service: tracing spans, and stopping work
 #: at a stage boundary once the visitor has gone): a callable taking the stage's record and
-#: returning a context manager entered around that stage. Unset: no cost.
-STAGE_OBSERVER: ContextVar[Callable[[StageRecord], AbstractContextManager] | None] = ContextVar("stage_observer", default=None)
+#: returning a context manager entered around that stage, passed to the program's call.
+StageObserver = Callable[[StageRecord], AbstractContextManager]
 
 
 @dataclass
@@ -135,6 +134,7 @@ class Trace:
     lm_fallbacks: int = 0
     lm_tokens: int = 0
     lm_until: float | None = None  # time.monotonic() after which no LM call may start (None: no limit)
+    observer: StageObserver | None = field(default=None, repr=False, compare=False)
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -144,7 +144,7 @@ class Trace:
     def stage(self, name: str, **inputs):
         record = StageRecord(name, inputs)
         self.stages.append(record)
-        observer = STAGE_OBSERVER.get()
+        observer = self.observer
         started = time.perf_counter()
         try:
             if observer is None:

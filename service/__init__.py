@@ -24,7 +24,7 @@ One concern per module:
     streaming  Server-Sent Events and the JSON-string decoder for an LM's stream
     serving    the served workbench, its index on disk, reloads
     logs       one line per request; text or JSON
-    tracing    Langfuse: a trace per request, a span per stage (opened through pipeline.turn.STAGE_OBSERVER)
+    tracing    Langfuse: a trace per request, a span per stage (the program is given a stage observer)
     framing    uvicorn's h11 protocol with its 400 for malformed framing as JSON
 
 Run it with `workbench serve` (or `uvicorn service:app`); tests build apps with `create_app`.

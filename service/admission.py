@@ -142,7 +142,7 @@ class Job:
 
     @contextmanager
     def _observe(self, trace, record):
-        """At each stage's start (`pipeline.turn.STAGE_OBSERVER`): stop if nobody waits, open its span."""
+        """At each stage's start (the program's stage observer): stop if nobody waits, open its span."""
         if self._cancelled.is_set():
             raise Cancelled(self._reason)
         self.stage = record.name
@@ -164,26 +164,22 @@ class Job:
     def _run(self):
         import dspy
 
-        from pipeline.turn import STAGE_OBSERVER
-
         workbench = self.workbench
         trace = self.runner.tracer.request(
             "chat" if self.kind == "json" else "chat.stream", session_id=self.session_id,
             message=self.message, history_turns=len(self.history), tags=(self.kind,),
         )
         with trace:
-            token = STAGE_OBSERVER.set(lambda record: self._observe(trace, record))
             try:
                 with ExitStack() as stack:
                     callbacks = trace.callbacks(workbench.program)
                     if callbacks:
                         stack.enter_context(dspy.context(callbacks=[*dspy.settings.callbacks, *callbacks]))
-                    result = workbench.answer(self.message, self.history)
+                    result = workbench.answer(self.message, self.history,
+                                              observer=lambda record: self._observe(trace, record))
             except BaseException as exc:
                 trace.finish(error=exc, status=self.status if isinstance(exc, Cancelled) else _status_of(exc))
                 raise
-            finally:
-                STAGE_OBSERVER.reset(token)
             trace.finish(result, status=200)
             return result
 

@@ -15,7 +15,7 @@ trace (the Langfuse Python SDK, v3+ — OpenTelemetry-based — exporting OTLP/H
 Inputs and outputs are the stage's own (`pipeline.turn.StageRecord`, filled by the program as
 the stage runs), not rebuilt afterwards. Every stage span carries its latency (its own start and
 end) and the LM tokens spent in it (metadata `lm_tokens`, from DSPy's usage tracker). Stage spans
-open when the stage starts (through `pipeline.turn.STAGE_OBSERVER`) and are ended, with the
+open when the stage starts (the observer the service passes to the program) and are ended, with the
 stage's own end time, when the request ends, so they can carry the stage's outputs.
 
 Without keys nothing here is imported beyond this module and nothing is created: the
@@ -187,7 +187,7 @@ class RequestTrace:
             self._stack.__exit__(None, None, None)
         return False
 
-    # -- stages (the program's STAGE_OBSERVER) ---------------------------------------------
+    # -- stages (the program's stage observer) ---------------------------------------------
 
     @contextmanager
     def stage(self, stage) -> Iterator[None]:

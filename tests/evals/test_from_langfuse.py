@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from evals import from_langfuse
 from evals.dataset import load_dataset
-from pipeline.turn import STAGE_OBSERVER
 from service.tracing import Tracer
 from tests.fake_langfuse import FakeLangfuse
 from tests.fakes import ScriptedEngine
@@ -62,15 +61,11 @@ def serve(tracer, workbench, message, history=(), kind="json"):
     trace = tracer.request("chat" if kind == "json" else "chat.stream", session_id=f"visitor-{uuid.uuid4().hex[:6]}",
                            message=message, history_turns=len(history), tags=(kind,))
     with trace:
-        token = STAGE_OBSERVER.set(lambda record: trace.stage(record))
-        try:
-            with ExitStack() as stack:
-                callbacks = trace.callbacks(workbench.program)
-                if callbacks:
-                    stack.enter_context(dspy.context(callbacks=[*dspy.settings.callbacks, *callbacks]))
-                result = workbench.answer(message, list(history))
-        finally:
-            STAGE_OBSERVER.reset(token)
+        with ExitStack() as stack:
+            callbacks = trace.callbacks(workbench.program)
+            if callbacks:
+                stack.enter_context(dspy.context(callbacks=[*dspy.settings.callbacks, *callbacks]))
+            result = workbench.answer(message, list(history), observer=trace.stage)
         trace.finish(result, status=200)
     return result
 
