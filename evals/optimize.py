@@ -120,8 +120,11 @@ def sample_params(base, rng: random.Random, stages: Sequence[str], site_cues: Se
     if "rewrite" in stages:
         params.follow_up_with_answer = rng.random() < 0.7
         params.follow_up_evidence_gain = rng.choice([0.015, 0.025, 0.035])
+        params.follow_up_confident = round(base.follow_up_confident + rng.uniform(-0.02, 0.02), 3)
     if "generate" in stages:
         params.lead_from_lm = rng.random() < 0.5
+        # how close in meaning passages must be to count as answering: the "my site doesn't say" threshold
+        params.found_min_similarity = round(base.found_min_similarity + rng.uniform(-0.03, 0.03), 3)
         params.fact_chars = rng.choice([200, 280, 360, 440])
         params.fact_passages = rng.choice([1, 2, 3])
         params.fact_lines_top = rng.choice([1, 2, 3, 4])
