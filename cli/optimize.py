@@ -33,6 +33,8 @@ def optimize(
     program: str = typer.Option("none", "--program",
                                 help="Start from this saved program JSON (default 'none': the unoptimized one)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk LM, score and embedding caches."),
+    glossary: Path | None = typer.Option(None, "--glossary", help="Glossary entries you reviewed (YAML from "
+                                         "`workbench glossary draft`): offered to the search, served if dev gains."),
 ) -> None:
     """Compile the program on the train split, select on dev, save it for every entry point."""
     from evals.optimize import OPTIMIZERS, STAGES
@@ -43,6 +45,7 @@ def optimize(
     if not chosen_stages or set(chosen_stages) - set(STAGES):
         fail(f"--stages takes a comma-separated subset of {', '.join(STAGES)}", 2)
     settings = settings_from_env(index_dir=index, lm_cache=False if no_cache else None)
+    additions = [read_glossary(glossary)] if glossary is not None else []
     from evals.dataset import DatasetError, dataset_sha256, load_dataset
     from evals.optimize import optimize as run_optimize
     from evals.optimize import write_report
@@ -72,7 +75,7 @@ def optimize(
                 bench, data.split("train"), data.split("dev"), data.split("test"), optimizer=optimizer,
                 stages=chosen_stages, budget=budget, seed=seed, concurrency=settings.eval_concurrency,
                 teacher_lm=teacher_lm, progress=lambda message: status.update(message),
-                cache_dir=None if no_cache else Path(settings.cache_dir),
+                cache_dir=None if no_cache else Path(settings.cache_dir), pack_additions=additions,
             )
         result.splits = data.splits_note()
     except (DatasetError, ProviderError, LMUnavailableError, ProgramFileError, ValueError) as exc:
@@ -100,3 +103,27 @@ def optimize(
     if result.declined:
         console.print(result.declined, highlight=False, soft_wrap=True)
     console.print(f"saved {out} and {report_path}")
+
+
+def read_glossary(path: Path) -> dict:
+    """A reviewed glossary file as pack overrides ({"ko": {"glossary": {...}}, ...}), or a clear error."""
+    import yaml
+
+    from pipeline.lang import LanguagePackError, load_knowledge
+    from pipeline.safe_yaml import load_yaml
+
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"), aliases=False) or {}
+    except OSError as exc:
+        fail(f"--glossary {path}: {exc.strerror or exc}")
+    except yaml.YAMLError as exc:  # syntax, or an anchor the file does not need
+        fail(f"--glossary {path}: not usable YAML ({str(exc).splitlines()[0]})")
+    if not isinstance(data, dict) or any(not isinstance(v, dict) or set(v) - {"glossary"} for v in data.values()):
+        fail(f"--glossary {path}: expected {{language: {{glossary: {{word: gloss}}}}}} as `workbench glossary draft` "
+             "writes it")
+    try:
+        load_knowledge(data)  # every entry validated as the packs' own are
+    except (LanguagePackError, ValueError) as exc:
+        fail(f"--glossary {path}: {exc}")
+    return data
+

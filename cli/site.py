@@ -155,3 +155,41 @@ def persona_draft(
     target.write_text(text, encoding="utf-8")
     console.print(text, markup=False, highlight=False)
     err.print(f"wrote {target}: review it (name, summary, site_map), then run `workbench ingest {path}`")
+
+
+glossary_app = typer.Typer(help="The site's own names in both scripts, for the optimizer.", no_args_is_help=True)
+app.add_typer(glossary_app, name="glossary")
+
+
+@glossary_app.command("draft")
+def glossary_draft(
+    index: Path | None = IndexOption,
+    out: Path = typer.Option(Path("glossary.yaml"), "--out", help="Where the draft goes (YAML, for you to review)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (edits in it are lost)."),
+) -> None:
+    """Draft glossary entries from titles that name a thing in both scripts ("느린 기술 (Slow Tech)")."""
+    import yaml
+
+    from pipeline.lang import load_knowledge
+    from pipeline.providers.base import ProviderError
+    from pipeline.site_glossary import draft_glossary
+
+    if out.exists() and not force:
+        fail(f"{out} exists: pass --force to overwrite it, or --out to write elsewhere")
+    settings = settings_from_env(index_dir=index)
+    try:
+        chunks = index_chunks(settings)
+    except ProviderError as exc:
+        fail(str(exc))
+    if not chunks:
+        fail(f"no index at {settings.index_dir}: run `workbench ingest` first (or pass --index)")
+    drafted = draft_glossary((t for c in chunks for t in (c.title, c.page_title)), load_knowledge())
+    pairs = sum(len(o["glossary"]) for o in drafted.values())
+    header = ("# Glossary entries drafted from the site's titles (workbench glossary draft): the Korean name\n"
+              "# glossed by its Latin-script name, and back. Delete every pair that is not the same thing\n"
+              "# (\"석사 졸업 프로젝트 (Slow Dial)\" names a project, not a translation), then offer the rest to\n"
+              "#   workbench optimize --index INDEX --dataset DATASET --glossary THIS_FILE\n")
+    out.write_text(header + (yaml.safe_dump(drafted, allow_unicode=True, sort_keys=True) if drafted else "{}\n"),
+                   encoding="utf-8")
+    err.print(f"wrote {out}: {pairs} entries from {len(chunks)} chunks; review it, then pass it to "
+              "`workbench optimize --glossary`")

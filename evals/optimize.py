@@ -103,8 +103,8 @@ def detectable_gain(before: Evaluation, after: Evaluation, min_gain: float = MIN
 
 def sample_params(base, rng: random.Random, stages: Sequence[str], site_cues: Sequence[dict] = ()):
     """A random neighbour of `base` (a ProgramParams) in the knobs of the chosen stages;
-    `site_cues` are pack overrides naming the site's own sections (pipeline.site_cues), each
-    a choice beside none."""
+    `site_cues` are pack overrides for this site (its own sections, pipeline.site_cues; the
+    owner's reviewed glossary, pipeline.site_glossary), each a choice beside none."""
     params = copy.deepcopy(base)
     p = params.planner
     if "plan" in stages and site_cues:
@@ -249,12 +249,16 @@ def optimize(
     teacher_lm=None,
     progress: Callable[[str], None] | None = None,
     cache_dir: Path | None = None,
+    pack_additions: Sequence[dict] = (),
 ) -> OptimizeResult:
     """Search on train, select on dev; `bench.program` ends up as the chosen program.
 
     With `cache_dir` (RAG_CACHE_DIR) every evaluation keeps its scores and embeddings there,
     as `workbench eval` does: candidates ask mostly the same queries and give mostly the same
-    answers, so only what a candidate changes is embedded and scored again."""
+    answers, so only what a candidate changes is embedded and scored again.
+
+    `pack_additions` are language-pack overrides the owner reviewed (`--glossary`): the random
+    search offers each, alone and with the site's own section cues, as a choice beside none."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
     unknown = set(stages) - set(STAGES)
@@ -283,6 +287,8 @@ def optimize(
                                        for inherit in (False, True)) if cues]
         if site_cues:
             say(f"the site's own sections are a candidate: {', '.join(site_cues[0].get('en', {}).get('section_cues', {}))}")
+        for addition in pack_additions:
+            site_cues += [addition, *(merge(cues, addition) for cues in site_cues)]
         say("the unoptimized program on train")
         trials.append(Trial("unoptimized", original.params.model_dump(mode="json"), _score(run(train)),
                             contenders[0][1], contenders[0][2]))
@@ -359,12 +365,15 @@ def _lm_calls(bench) -> int:
 
 def _site_sections(params: dict) -> str:
     """The site's own section cues a trial used (pipeline.site_cues), as the report shows them."""
-    cues = ((params.get("lang_overrides") or {}).get("en") or {}).get("section_cues", {})
-    if not cues:
-        return "–"
-    # a doc type cued by more than its own word inherited a pack section's cues
-    inherited = any(len(words) > 1 for words in cues.values())
-    return f"{len(cues)}: Korean glosses, the packs' cues" if inherited else f"{len(cues)}: Korean glosses"
+    overrides = params.get("lang_overrides") or {}
+    cues = (overrides.get("en") or {}).get("section_cues", {})
+    glossary = sum(len(o.get("glossary", {})) for o in overrides.values())
+    shown = [f"{glossary} glossary entries"] if glossary else []
+    if cues:
+        # a doc type cued by more than its own word inherited a pack section's cues
+        inherited = any(len(words) > 1 for words in cues.values())
+        shown.insert(0, f"{len(cues)}: Korean glosses" + (", the packs' cues" if inherited else ""))
+    return "; ".join(shown) or "–"
 
 
 def _pruning_lines(result: OptimizeResult) -> list[str]:

@@ -198,3 +198,25 @@ def test_widget_prints_the_pinned_tag_and_refuses_a_url_with_a_path():
     assert "RAG_WIDGET_ORIGINS=https://ada.github.io" in result.output
     bad = runner.invoke(app, ["widget", "https://twin.example.org/api/chat"])
     assert bad.exit_code == 2 and "no path" in bad.output
+
+
+def test_glossary_draft_writes_the_sites_pairs_for_review_and_optimize_refuses_a_broken_one(env, tmp_path,
+                                                                                          mini_corpus):
+    from pipeline.ingest import ingest
+    from pipeline.providers.lancedb_store import LanceDBStore
+    from tests.fakes import HashEmbedder
+
+    (mini_corpus / "projects.md").write_text("# Projects\n\n## 느린 기술 (Slow Tech)\n\nA research theme.\n",
+                                             encoding="utf-8")
+    ingest(mini_corpus, LanceDBStore(tmp_path / "index"), HashEmbedder())
+    out = tmp_path / "glossary.yaml"
+    result = runner.invoke(app, ["glossary", "draft", "--index", str(tmp_path / "index"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Glossary entries drafted") and "느린 기술: Slow Tech" in text
+    assert runner.invoke(app, ["glossary", "draft", "--index", str(tmp_path / "index"), "--out", str(out)]).exit_code == 1
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ko:\n  glossary: [not, a, mapping]\n", encoding="utf-8")
+    refused = runner.invoke(app, ["optimize", "--index", str(tmp_path / "index"), "--glossary", str(bad)])
+    assert refused.exit_code == 1 and "--glossary" in refused.output and "bad.yaml" in refused.output
