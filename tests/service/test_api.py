@@ -296,7 +296,7 @@ def test_settings_mask_the_api_key():
 
 
 async def test_sessions_are_rate_limited_with_retry_after(workbench):
-    # one token a request here (a request's cost by its length: tests/test_service_limits.py)
+    # one token a request here (a request's cost by its length: tests/service/test_limits.py)
     async with asgi_client(app_for(workbench, rate_limit_session=2, rate_cost_chars=10**6)) as client:
         for _ in range(2):
             assert (await client.post("/api/chat", json=chat_body(session_id="s1"))).status_code == 200
