@@ -13,15 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.lang import Knowledge
+from pipeline.lang import Knowledge, abbreviation_pattern
 from pipeline.providers.base import Hit
 from pipeline.text import detect_language, keyword_fields, keyword_tokens
 
 _LINE_SPLIT = re.compile(r"\n+")
 # sentence ends in both languages: ". ", "다. ", "? ", "! ", "。"
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=\S)")
-# a piece that ends like this did not end a sentence: "Prof.", "Mar.", "Ph.D.", "e.g."
-_ABBREVIATION = re.compile(r"(?:(?<![\w.])[A-Z][a-z]{0,3}|(?<![\w.])[A-Za-z](?:\.[A-Za-z])+|\b(?:e\.g|i\.e|etc|vs|al|approx|no|vol|pp))\.$")
+_ABBREVIATION = abbreviation_pattern()
 # "Key: value" — a field line is one fact, quoted whole
 _FIELD_LINE = re.compile(r"^\W*[^\W\d][\w .()/&'-]{0,40}[:：]\s")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
@@ -42,11 +41,11 @@ class Facts:
         return "\n".join(self.lines)
 
 
-def sentences(line: str) -> list[str]:
+def sentences(line: str, abbreviations: re.Pattern = _ABBREVIATION) -> list[str]:
     """A prose line's sentences; abbreviations ("Prof.", "Ph.D.") and numbers after a dot do not end one."""
     out: list[str] = []
     for piece in _SENTENCE_END.split(line):
-        if out and (_ABBREVIATION.search(out[-1]) or not (piece[:1].isupper() or piece[:1] in "\"“(" or
+        if out and (abbreviations.search(out[-1]) or not (piece[:1].isupper() or piece[:1] in "\"“(" or
                                                           re.match(r"[\uac00-\ud7a3]", piece[:1]))):
             out[-1] = f"{out[-1]} {piece}"
         else:
@@ -54,12 +53,12 @@ def sentences(line: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
-def _units(text: str) -> list[str]:
+def _units(text: str, abbreviations: re.Pattern = _ABBREVIATION) -> list[str]:
     """A passage as quotable units: each field line whole, prose lines split into sentences."""
     units = []
     for line in (_BULLET.sub("", ln).strip() for ln in _LINE_SPLIT.split(text)):
         if line:
-            units.extend([line] if _FIELD_LINE.match(line) else sentences(line))
+            units.extend([line] if _FIELD_LINE.match(line) else sentences(line, abbreviations))
     return units
 
 
@@ -124,7 +123,7 @@ class Composer:
         for rank, hit in enumerate(hits[: max(1, passages)]):
             if rank > 0 and (lines_other <= 0 or hit.chunk.source in seen_sources or used > limit * 0.6):
                 continue
-            units = [u for u in _units(hit.chunk.text) if u != hit.chunk.title]
+            units = [u for u in _units(hit.chunk.text, k.abbreviations) if u != hit.chunk.title]
             scored = {i: self._score(u, wanted, fields, now) for i, u in enumerate(units)}
             stated.update(f for f in (k.field_of(u) for u in units) if f)
             best = sorted(scored, key=lambda i: (-scored[i][0], -scored[i][1], i))
@@ -177,7 +176,8 @@ class Composer:
         hits = sorted((h for h in hits if h.chunk.doc_type == section),
                       key=lambda h: detect_language(h.chunk.title) != language)
         for hit in hits[:MAX_LIST_ENTRIES]:
-            units = [u for u in _units(hit.chunk.text) if u != hit.chunk.title and _FIELD_LINE.match(u)]
+            units = [u for u in _units(hit.chunk.text, self.knowledge.abbreviations)
+                     if u != hit.chunk.title and _FIELD_LINE.match(u)]
             scored = sorted(units, key=lambda u: tuple(-x for x in self._score(u, wanted, fields, now)))
             line = hit.chunk.title
             if scored and len(line) + len(scored[0]) + 3 <= 160:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -106,6 +107,8 @@ class LanguagePack(BaseModel):
     wh_determiners: list[str] = Field(default_factory=list)
     # site-map labels that are not topics to offer ("About", "CV", 홈): pages of everything, lowercased
     not_topics: list[str] = Field(default_factory=list)
+    # words written with a dot that does not end a sentence ("e.g.", "vol."): quoted lines are not cut there
+    abbreviations: list[str] = Field(default_factory=list)
 
     @field_validator("injection_patterns", "follow_up_patterns", "switch_patterns", "list_patterns", "work_requests")
     @classmethod
@@ -200,6 +203,18 @@ def _word_part(word: str) -> str:
 def word_pattern(words: list[str]) -> re.Pattern:
     """Any of the entries `words`, each matched as it says (see PREFIX)."""
     return re.compile("|".join(_word_part(w) for w in words) or r"(?!)", re.IGNORECASE)
+
+
+# a piece that ends like this did not end a sentence: a short capitalised word ("Prof.", "Mar.") or
+# initials ("Ph.D."), in any Latin-script language; the packs add their own words (`abbreviations`)
+_ABBREVIATION_SHAPES = r"(?<![\w.])[A-Z][a-z]{0,3}|(?<![\w.])[A-Za-z](?:\.[A-Za-z])+"
+
+
+def abbreviation_pattern(words: Sequence[str] = ()) -> re.Pattern:
+    """A piece ending in one of the shapes or `words` ("e.g", "vol"), then a dot."""
+    listed = "|".join(re.escape(w.rstrip(".")) for w in words)
+    return re.compile(rf"(?:{_ABBREVIATION_SHAPES}" + (rf"|\b(?:{listed})" if listed else "") + r")\.$")
+
 
 
 def _mentions(text: str, word: str) -> bool:
@@ -361,6 +376,10 @@ class Knowledge:
     @cached_property
     def work_requests(self) -> list[re.Pattern]:
         return [re.compile(p, re.IGNORECASE) for p in self._all("work_requests")]
+
+    @cached_property
+    def abbreviations(self) -> re.Pattern:
+        return abbreviation_pattern(self._all("abbreviations"))
 
     @cached_property
     def not_topics(self) -> frozenset[str]:

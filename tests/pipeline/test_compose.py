@@ -65,3 +65,12 @@ def test_a_list_question_with_a_named_qualifier_lists_only_the_entries_holding_t
     every = composer.facts(question, question, awards, 400)
     named = composer.facts(question, question, awards, 400, named=frozenset({"tactimo"}))
     assert len(every.lines) == 3 and [line.split(" — ")[0] for line in named.lines] == ["Best Paper Award, CHI 2023"]
+
+
+def test_the_packs_words_with_a_dot_do_not_end_a_sentence_either():
+    from pipeline.lang import default_knowledge
+
+    line = "A study with approx. Forty participants. Then more."
+    assert sentences(line) == ["A study with approx.", "Forty participants.", "Then more."]  # no pack: cut there
+    assert sentences(line, default_knowledge().abbreviations) == ["A study with approx. Forty participants.",
+                                                                  "Then more."]
