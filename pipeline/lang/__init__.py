@@ -100,7 +100,7 @@ class LanguagePack(BaseModel):
     personal_facts: list[str]
     replies: Replies
     # a request for the assistant to do work of its own (write, debug, plan, translate, recommend…): declined
-    # unless the message is about the owner (`owner_refs`, the owner's name, a section cue, a site name)
+    # unless the message is about the owner (`owner_refs`, the owner's name, a name of the site's entries)
     work_requests: list[str] = Field(default_factory=list)
     owner_refs: list[str] = Field(default_factory=list)  # whole words that point at the owner
     # words that ask which thing ("which session", 어떤 상): the noun after one is what is asked, not a subject

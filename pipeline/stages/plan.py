@@ -61,7 +61,7 @@ class PlanStage(Stage):
         message = _QUOTED.sub(" ", message)
         return self.knowledge.requests_work(message) and not self.mentions_owner(message)
 
-    def forward(self, query: Query, params: ProgramParams, trace, top_k: int | None = None) -> Plan:
+    def forward(self, query: Query, params: ProgramParams, trace) -> Plan:
         p = params.planner
         assert query.vector is not None  # the program embeds the query before it plans
         signals = self.signals.signals(query.message, query.vector, query.cue_text, p)
@@ -87,7 +87,7 @@ class PlanStage(Stage):
                 if weight >= 0.5 and out.doc_types:
                     doc_types = list(out.doc_types)
         doc_types = known_doc_types(doc_types, self.doc_types) if self.doc_types else list(doc_types)
-        k = params.top_k if top_k is None else top_k
+        k = params.top_k
         if k and len(doc_types) > 1:
             k = max(k, p.multi_section_k)
         if relevant is False:
