@@ -107,3 +107,16 @@ def index_chunks(settings) -> list:
     store = make_store(settings)
     return store.chunks() if store.embedder_name() is not None else []
 
+
+def chunks_or_fail(settings) -> list:
+    """The index's chunks, or one line saying there is no index and what to run."""
+    from pipeline.providers.base import ProviderError
+
+    try:
+        found = index_chunks(settings)
+    except ProviderError as exc:
+        fail(str(exc))
+    if not found:
+        fail(f"no index at {settings.index_dir}: run `workbench ingest` first (or pass --index)")
+    return found
+

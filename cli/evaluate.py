@@ -151,5 +151,8 @@ def figures(
         print(figures_table(Path("datasets")))
         return
     for block in BLOCKS:
-        changed = write_block(block, Path("."))
+        try:
+            changed = write_block(block, Path("."))
+        except (OSError, ValueError) as exc:
+            fail(str(exc))
         err.print(f"{block.page} ({block.name}): " + ("updated" if changed else "already current"))

@@ -45,6 +45,9 @@ def optimize(
     if not chosen_stages or set(chosen_stages) - set(STAGES):
         fail(f"--stages takes a comma-separated subset of {', '.join(STAGES)}", 2)
     settings = settings_from_env(index_dir=index, lm_cache=False if no_cache else None)
+    if glossary is not None and (optimizer != "random-search" or not {"plan", "rewrite"} & set(chosen_stages)):
+        fail("--glossary is offered by the random search to the rewrite and plan stages: use "
+             "--optimizer random-search with --stages including rewrite or plan", 2)
     additions = [read_glossary(glossary)] if glossary is not None else []
     from evals.dataset import DatasetError, dataset_sha256, load_dataset
     from evals.optimize import optimize as run_optimize

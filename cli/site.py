@@ -12,11 +12,11 @@ from cli.common import (
     IndexOption,
     app,
     check_index_writable,
+    chunks_or_fail,
     console,
     err,
     fail,
     fail_os,
-    index_chunks,
     settings_from_env,
 )
 
@@ -108,15 +108,9 @@ def chunks(
     """List an index's chunks: the ids, sources and headings a dataset's reference contexts name."""
     from rich.markup import escape
 
-    from pipeline.providers.base import ProviderError
 
     settings = settings_from_env(index_dir=index)
-    try:
-        found = index_chunks(settings)
-    except ProviderError as exc:
-        fail(str(exc))
-    if not found:
-        fail(f"no index at {settings.index_dir}: run `workbench ingest` first (or pass --index)")
+    found = chunks_or_fail(settings)
     rows = [{"id": c.id, "source": c.source, "heading": c.title, "doc_type": c.doc_type, "page": c.page_title}
             for c in sorted(found, key=lambda c: c.id)]
     if as_json:
@@ -171,18 +165,11 @@ def glossary_draft(
     import yaml
 
     from pipeline.lang import load_knowledge
-    from pipeline.providers.base import ProviderError
     from pipeline.site_glossary import draft_glossary
 
     if out.exists() and not force:
         fail(f"{out} exists: pass --force to overwrite it, or --out to write elsewhere")
-    settings = settings_from_env(index_dir=index)
-    try:
-        chunks = index_chunks(settings)
-    except ProviderError as exc:
-        fail(str(exc))
-    if not chunks:
-        fail(f"no index at {settings.index_dir}: run `workbench ingest` first (or pass --index)")
+    chunks = chunks_or_fail(settings_from_env(index_dir=index))
     drafted = draft_glossary((t for c in chunks for t in (c.title, c.page_title)), load_knowledge())
     pairs = sum(len(o["glossary"]) for o in drafted.values())
     header = ("# Glossary entries drafted from the site's titles (workbench glossary draft): the Korean name\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +71,7 @@ class Case(BaseModel):
         default_factory=list, description="The passages the answer needs: {source, heading} or a chunk id.")
     split: Literal["train", "dev", "test"] | None = Field(
         None, description="test is what `make eval` gates on; left out, it is assigned when the file is loaded "
-                          "(stratified by category, seeded: the same file always splits the same way).")
+                          "from the case's id (seeded: a case keeps its split as cases are added or removed).")
     draft: bool = Field(False, description="Written by `workbench dataset draft` and not reviewed yet; "
                                            "eval ignores it, `dataset check` warns.")
 
@@ -149,17 +149,16 @@ SPLIT_SEED = 0
 
 
 def assign_splits(cases: Sequence[Case], seed: int = SPLIT_SEED) -> int:
-    """Give every case without a split one, in place: per category, in an order fixed by the seed
-    and the case's id (not the file's line order), round `SPLIT_CYCLE`. Returns how many it gave."""
-    unsplit: dict[str, list[Case]] = defaultdict(list)
+    """Give every case without a split one, in place, from its own id and the seed: a slot of
+    `SPLIT_CYCLE` (3 train : 1 dev : 1 test). Not from its rank among the others, so a case keeps
+    its split when the owner adds or removes cases (a test question never drifts into train, and
+    the gate keeps pairing). Returns how many it gave."""
+    given = 0
     for case in cases:
         if case.split is None:
-            unsplit[case.category].append(case)
-    for group in unsplit.values():
-        group.sort(key=lambda c: _sha256(f"{seed}:{c.id}"))
-        for i, case in enumerate(group):
-            case.split = SPLIT_CYCLE[i % len(SPLIT_CYCLE)]
-    return sum(len(group) for group in unsplit.values())
+            case.split = SPLIT_CYCLE[int(_sha256(f"{seed}:{case.id}"), 16) % len(SPLIT_CYCLE)]
+            given += 1
+    return given
 
 
 @dataclass
@@ -170,18 +169,26 @@ class Dataset:
     assigned_splits: int = 0  # cases the file gave no split, split here (`assign_splits`)
 
     def splits_note(self) -> str:
-        """What a report says about splits it made, or nothing."""
+        """What a report says about splits it made and drafts it left out, or nothing."""
+        drafts = (f"{self.drafts} case(s) still marked draft are left out (review them, then delete "
+                  '"draft": true)') if self.drafts else ""
         if not self.assigned_splits:
-            return ""
+            return drafts
         counts = Counter(c.split for c in self.cases)
-        return (f"{self.assigned_splits} case(s) had no split: assigned by category with seed {SPLIT_SEED} "
+        return (f"{self.assigned_splits} case(s) had no split: assigned from each case's id with seed {SPLIT_SEED} "
                 f"(train {counts['train']}, dev {counts['dev']}, test {counts['test']}); "
-                "write a split into a case to move it")
+                "write a split into a case to move it") + (f"; {drafts}" if drafts else "")
 
     def split(self, name: str | None) -> list[Case]:
+        """The reviewed cases of a split (a case still marked `draft` is left out until reviewed)."""
+        reviewed = [c for c in self.cases if not c.draft]
         if name in (None, "all"):
-            return list(self.cases)
-        return [c for c in self.cases if c.split == name]
+            return reviewed
+        return [c for c in reviewed if c.split == name]
+
+    @property
+    def drafts(self) -> int:
+        return sum(1 for c in self.cases if c.draft)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([c.model_dump() for c in self.cases])

@@ -53,7 +53,10 @@ def acceptance_table(root: Path) -> str:
     """`make accept`'s figures per language, hybrid retrieval (dense beside it for hit@k), with the goals."""
     from evals.acceptance import ACCEPTANCE_FILE, THRESHOLDS
 
-    kept = json.loads((root / ACCEPTANCE_FILE).read_text(encoding="utf-8"))
+    path = root / ACCEPTANCE_FILE
+    kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not kept.get("hybrid", {}).get("figures"):
+        raise ValueError(f"{path} holds no hybrid figures: run `make accept` (it writes them)")
     hybrid, dense = kept["hybrid"]["figures"], kept.get("dense", {}).get("figures", {})
     languages = [lang for lang in ("en", "ko", "all") if lang in next(iter(hybrid.values()))]
     rows = [f"| figure ({kept['hybrid']['cases']} cases) | " + " | ".join(languages) + " | goal |",

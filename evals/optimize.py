@@ -107,7 +107,7 @@ def sample_params(base, rng: random.Random, stages: Sequence[str], site_cues: Se
     owner's reviewed glossary, pipeline.site_glossary), each a choice beside none."""
     params = copy.deepcopy(base)
     p = params.planner
-    if "plan" in stages and site_cues:
+    if ("plan" in stages or "rewrite" in stages) and site_cues:  # section cues plan, glossaries rewrite
         params.lang_overrides = merge(base.lang_overrides, rng.choice([{}, *site_cues]))
     if "plan" in stages:
         for name in ("greeting_min_sim", "identity_min_sim", "off_topic_min_sim", "injection_min_sim"):

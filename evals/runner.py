@@ -144,6 +144,7 @@ def _evaluate(bench, cases, concurrency, judge_lm, judge_kwargs, score_cache, pr
         metric_embedder = CachingEmbedder(bench.embedder, cache)
         if program_embedder is not None:
             program = copy.copy(bench.program)  # shallow: the run's own embedder, every other part shared
+            program.__dict__.pop("_without_lm", None)  # its LM-free twin is built again, with this embedder
             program.embedder = CachingEmbedder(program_embedder, cache)
             answering = dataclasses.replace(bench, program=program)
     records = _answer_all(answering, cases, concurrency, texts, progress, conversation)

@@ -23,13 +23,20 @@ AGGREGATE = frozenset({"cv", "resume", "home", "index", "about", "profile", "pag
 
 
 def stem(doc_type: str, cue_words: frozenset[str]) -> str:
-    """The word a visitor would use for a doc type: "talks" → "talk", unless the shorter word
-    is the start of another cue ("posts" stays "posts": "post" would catch "poster")."""
+    """The start every form of a doc type's name shares, as a word prefix: "talks" → "talk",
+    "galleries" → "galler" (gallery), "classes" → "class"; a word that only ends in s stays
+    whole ("press": "pres" would catch "present"), and so does a stem that starts another cue
+    ("posts": "post" would catch "poster")."""
     name = doc_type.lower().replace("_", " ").replace("-", " ").strip()
-    if not name.endswith("s") or len(name) - 1 < MIN_STEM:
+    if name.endswith("ies"):
+        short = name[:-3]
+    elif name.endswith(("sses", "xes", "ches", "shes")):
+        short = name[:-2]
+    elif name.endswith("s") and not name.endswith(("ss", "us", "is")):
+        short = name[:-1]
+    else:
         return name
-    short = name[:-1]
-    if any(w != short and w.startswith(short) for w in cue_words):
+    if len(short) < MIN_STEM or any(w != short and w.startswith(short) for w in cue_words):
         return name
     return short
 

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 ACCESS = logging.getLogger("service.access")
 _HANDLER_NAME = "service"
@@ -66,7 +67,7 @@ class JSONFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, and a request's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {
+        out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -74,7 +75,7 @@ class JSONFormatter(logging.Formatter):
         }
         out.update(getattr(record, "fields", None) or {})
         if record.exc_info:
-            out["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else "unknown"
+            out["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else None
         return json.dumps(out, ensure_ascii=False)
 
 

@@ -52,7 +52,10 @@ def test_a_second_evaluation_embeds_nothing_and_scores_the_same(tmp_path, mini_i
     program_embedder = bench.program.embedder
 
     before = embedder.texts_embedded
-    cold = evaluate(bench, cases, score_cache=tmp_path / "cache" / "scores.json", embedding_cache=cache_file)
+    untouched: list[bool] = []  # while answers are in flight, the shared program keeps its own embedder
+    cold = evaluate(bench, cases, score_cache=tmp_path / "cache" / "scores.json", embedding_cache=cache_file,
+                    progress=lambda: untouched.append(bench.program.embedder is program_embedder))
+    assert untouched and all(untouched)
     cold_texts = embedder.texts_embedded - before
     # each query, the two references and the (scripted, shared) answer for semantic similarity
     assert cold_texts >= 2 + 2 + 1

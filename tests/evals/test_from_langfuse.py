@@ -135,7 +135,8 @@ def test_production_questions_become_draft_cases_that_pass_check(env, production
     said = " ".join(checked.stdout.split())  # rich wraps long lines at the terminal's width
     assert "4 valid cases, 0 error(s)" in said and "draft case, not reviewed yet" in said
     loaded = load_dataset(out, chunk_ids=[c.id for c in production.chunks()])
-    assert len(loaded.split("train")) == 4
+    assert len(loaded.cases) == 4 and all(c.split == "train" for c in loaded.cases)
+    assert loaded.split("train") == [] and loaded.drafts == 4  # evaluated once reviewed, not before
 
     again = runner.invoke(app, ["dataset", "from-langfuse", "--out", str(out), "--index", index])
     assert again.exit_code == 2 and "--append" in again.output  # never overwrites reviewed edits quietly

@@ -221,3 +221,14 @@ def test_the_sites_own_section_cues_are_a_choice_of_the_search_beside_none():
     assert with_cues and all(o["en"]["glossary"] == {"thesis": "dissertation"} for o in with_cues)  # merged, kept
     assert all(sample_params(base, rng, ["generate"], [site]).lang_overrides == base.lang_overrides
                for _ in range(5))  # a knob of the plan stage only
+
+
+def test_an_owners_glossary_is_offered_to_the_search_and_its_choice_is_reported(bench, tiny_dataset, tmp_path):
+    data = load_dataset(tiny_dataset, chunk_ids=[c.id for c in bench.store.chunks()])
+    glossary = {"en": {"glossary": {"orchid-7": "testbed"}}}
+    result = optimize(bench, data.split("train"), data.split("dev"), budget=6, seed=1, concurrency=2,
+                      stages=["rewrite"], pack_additions=[glossary])
+    offered = [t for t in result.trials if (t.params.get("lang_overrides") or {}).get("en", {}).get("glossary")]
+    assert offered, "no candidate tried the owner's glossary"
+    path = write_report(result, tmp_path / "optimize-report.md", tmp_path / "program.json")
+    assert "1 glossary entries" in path.read_text()

@@ -4,27 +4,21 @@ import dspy
 import pytest
 
 from pipeline.params import ProgramParams
-from pipeline.persona import Persona, SiteLink
-from pipeline.program import DigitalTwin
-from pipeline.providers.base import Chunk, Hit, LMCapabilities
+from pipeline.providers.base import Chunk, Hit
 from pipeline.render import render_answer
 from pipeline.text import detect_language
 from pipeline.turn import Plan, Retrieval, Trace
 from tests.fakes import ScriptedEngine
+from tests.pipeline.stages.twin import CAPABLE
+from tests.pipeline.stages.twin import twin as make_twin
 
-PERSONA = Persona(
-    name="Mina Park",
-    native_name="박민아",
-    site_map=[SiteLink(label="Education", href="/cv/education"), SiteLink(label="Papers", href="/papers")],
-)
-CAPABLE = LMCapabilities(languages=frozenset({"en", "ko"}), can_plan=True, can_abstract=True, local=False)
 # the local LM's framing sentence is off: these tests read the extractive answer itself
 NO_LEAD = ProgramParams(lead_from_lm=False)
 ON_TOPIC = Plan(relevant=True, needs_retrieval=True, doc_types=[], k=5, label="owner")
 
 
 def twin(store, embedder, capabilities=None, params=NO_LEAD):
-    return DigitalTwin(store, embedder, PERSONA, capabilities, params, doc_types=store.doc_types())
+    return make_twin(store, embedder, capabilities, params)
 
 
 def hits(store, *anchors, score=0.9):

@@ -5,26 +5,16 @@ import pytest
 
 from pipeline.history import parse_history
 from pipeline.params import ProgramParams
-from pipeline.persona import Persona, SiteLink
-from pipeline.program import DigitalTwin
 from pipeline.providers.base import LMCapabilities
 from pipeline.stages.rewrite import Probe, Rewrite
 from pipeline.turn import Trace
 from tests.fakes import ScriptedEngine
+from tests.pipeline.stages.twin import twin
 
-PERSONA = Persona(
-    name="Mina Park",
-    native_name="박민아",
-    site_map=[SiteLink(label="Education", href="/cv/education"), SiteLink(label="Papers", href="/papers")],
-)
 TOPIC = [
     {"role": "user", "parts": [{"text": "Tell me about the ORCHID-7 testbed"}]},
     {"role": "model", "parts": [{"text": "It is a swarm robotics testbed."}]},
 ]
-
-
-def twin(store, embedder, capabilities=None, params=None):
-    return DigitalTwin(store, embedder, PERSONA, capabilities, params or ProgramParams(), doc_types=store.doc_types())
 
 
 def confident_alone(text: str) -> Probe:
