@@ -4,16 +4,19 @@ them, and they are in the request the client sends when the reloaded program ans
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 
 import dspy
 
+import service
 from evals.dataset import Case
 from evals.optimize import _compile_prompts
 from pipeline.factory import make_lm
 from pipeline.program import DigitalTwin, save_program
 from tests.fake_gemini import FakeGemini
-from tests.servicekit import PERSONA, make_workbench, service_settings
+from tests.servicekit import PERSONA, asgi_client, chat_body, make_workbench, service_settings
 
 KEY = "gm-test-compile-2c81f0"
 REPLY = {"relevant": True, "needs_retrieval": True, "doc_types": ["education"], "standalone_query": "",
@@ -53,3 +56,17 @@ def test_demos_compiled_through_the_gemini_client_are_saved_reloaded_and_sent(mi
         assert "Zephyr Institute" in answer.text
         sent = json.dumps([body for _, _, body in fake.requests], ensure_ascii=False)
         assert demos[0]["question"] in sent  # the compiled demo is part of the prompt the client sent
+
+        # served: the service answers a visitor with the reloaded program, and sends the demo too
+        fake.requests.clear()
+        served = dataclasses.replace(bench, program=fresh)
+        app = service.create_app(served, settings=settings)
+
+        async def ask():
+            async with asgi_client(app) as client:
+                return await client.post("/api/chat", json=chat_body("Where did you study physics?"))
+
+        response = asyncio.run(ask())
+        assert response.status_code == 200 and "Zephyr Institute" in response.json()["response"]
+        sent = json.dumps([body for _, _, body in fake.requests], ensure_ascii=False)
+        assert demos[0]["question"] in sent
