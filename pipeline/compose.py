@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pipeline.lang import Knowledge, abbreviation_pattern
 from pipeline.providers.base import Hit
-from pipeline.text import detect_language, keyword_fields, keyword_tokens
+from pipeline.text import keyword_fields, keyword_tokens
 
 _LINE_SPLIT = re.compile(r"\n+")
 # sentence ends in both languages: ". ", "다. ", "? ", "! ", "。"
@@ -114,7 +114,7 @@ class Composer:
         if k.asks_list(message) and len(hits) > 1:
             # "Which awards did TACTIMO win?": a named qualifier keeps only the entries that hold the name
             qualified = [h for h in hits if named & set(keyword_fields(f"{h.chunk.title}\n{h.chunk.text}")[0])]
-            return self._entries(qualified or hits, wanted, fields, now, limit, detect_language(message))
+            return self._entries(qualified or hits, wanted, fields, now, limit, self.knowledge.detect(message))
         lines: list[str] = []
         used = 0
         answers = False
@@ -174,7 +174,7 @@ class Composer:
         # the visitor's own language first: a list of a mostly English site's papers for an English
         # visitor should not open with its two Korean ones (each group keeps its rank order)
         hits = sorted((h for h in hits if h.chunk.doc_type == section),
-                      key=lambda h: detect_language(h.chunk.title) != language)
+                      key=lambda h: self.knowledge.detect(h.chunk.title) != language)
         for hit in hits[:MAX_LIST_ENTRIES]:
             units = [u for u in _units(hit.chunk.text, self.knowledge.abbreviations)
                      if u != hit.chunk.title and _FIELD_LINE.match(u)]
@@ -191,4 +191,4 @@ class Composer:
 
     def language_of(self, facts: Facts) -> str:
         """The language the quoted facts open in (what the frame sentence introduces)."""
-        return detect_language(facts.lines[0]) if facts.lines else "en"
+        return self.knowledge.detect(facts.lines[0]) if facts.lines else "en"

@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.breaker import Breaker
 from pipeline.history import Turn, parse_history, strip_markup
-from pipeline.lang import Knowledge, load_knowledge
+from pipeline.lang import FALLBACK, Knowledge, load_knowledge
 from pipeline.names import LazyNames, SiteNames
 from pipeline.params import ProgramParams
 from pipeline.persona import Persona
@@ -26,7 +26,7 @@ from pipeline.stages.generate import Generate
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.retrieve import Retrieve
 from pipeline.stages.rewrite import Probe, Rewrite
-from pipeline.text import detect_language, keyword_fields
+from pipeline.text import keyword_fields
 from pipeline.turn import Answer, Plan, Query, Retrieval, StageObserver, Trace  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class DigitalTwin(dspy.Module):
         self.capabilities = capabilities or LMCapabilities()
         self.doc_types = list(doc_types)
         self.cache_dir = cache_dir
-        self.site_language = site_language(store)  # en | ko: what the pages are written in
+        # what the pages are written in, by the packs' letters (en | ko with today's packs)
+        self.site_language = site_language(store, load_knowledge(self.params.lang_overrides))
         self.names = LazyNames(self._site_names)
         self._assemble()
 
@@ -166,7 +167,7 @@ class DigitalTwin(dspy.Module):
 
     def unavailable(self, question: str, trace: Trace | None = None) -> Answer:
         """The degraded answer: say honestly, in the visitor's language, that looking it up failed."""
-        language = detect_language(question)
+        language = self.knowledge.detect(question)
         text = self.replies.say("unavailable", language)
         plan = Plan(relevant=True, needs_retrieval=True, doc_types=[], k=0, label="unknown")
         return Answer(render_answer(text, self.persona.site_map, self.params.max_answer_chars), text,
@@ -290,13 +291,13 @@ class RecentVectors:
             self._items.clear()
 
 
-def site_language(store: SearchIndex) -> str:
-    """The language most of the site is written in (en | ko), from its chunks' text."""
+def site_language(store: SearchIndex, knowledge: Knowledge) -> str:
+    """The language most of the site is written in, from its chunks' text."""
     try:
         text = " ".join(c.text for c in store.chunks())
     except (ProviderError, AttributeError):
-        return "en"
-    return detect_language(text) if text else "en"
+        return FALLBACK
+    return knowledge.detect(text) if text else FALLBACK
 
 
 def migrate_params(saved: dict) -> ProgramParams:

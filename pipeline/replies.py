@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.lang import Knowledge
+from pipeline.lang import FALLBACK, Knowledge
 from pipeline.persona import Persona
 
 FIXED = ("greeting", "thanks", "identity", "decline", "not_found", "unavailable")
@@ -24,7 +24,9 @@ class Replies:
 
     def name(self, language: str) -> str:
         p = self.persona
-        return p.native_name if language == "ko" and p.native_name else p.name
+        # the native name for visitors writing in its script (박민아 for a Korean visitor)
+        native = p.native_name and language != FALLBACK and self.knowledge.detect(p.native_name) == language
+        return p.native_name if native else p.name
 
     def topics(self, language: str) -> str:
         """What the site covers, as its own section labels (linked in the answer), or the pack's words."""

@@ -86,6 +86,12 @@ class LanguagePack(BaseModel):
     code: str = Field(pattern=r"^[a-z]{2,3}$")
     name: str
     native_name: str = ""
+    # the letters that mark a message as this language (a regex character class; none: the Latin
+    # fallback, English), and how many Latin letters one of them carries (a Hangul syllable ~2.5)
+    script: str = ""
+    script_weight: float = Field(1.0, gt=0)
+    # what this language calls the others ({"en": "영어"}); unlisted: each pack's own name
+    language_names: dict[str, str] = Field(default_factory=dict)
     exemplars: dict[Label, list[str]]
     injection_patterns: list[str]
     follow_up_patterns: list[str]
@@ -114,6 +120,11 @@ class LanguagePack(BaseModel):
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         return _compiled(patterns)
+
+    @field_validator("script")
+    @classmethod
+    def _script(cls, script: str) -> str:
+        return _compiled([script])[0] if script else script
 
     @field_validator("time_now", "current_markers", "personal_facts", "owner_refs")
     @classmethod
@@ -179,6 +190,8 @@ def merge(base: dict, override: dict) -> dict:
 
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_LATIN = re.compile(r"[A-Za-z]")
+FALLBACK = "en"  # the language of a text no pack's letters carry, and of replies no pack has
 
 
 # How every word list of a pack matches a visitor's words, one rule for all of them (the entry says
@@ -261,8 +274,23 @@ class Knowledge:
     def language_name(self, code: str, in_language: str) -> str:
         """What `in_language` calls language `code` ("Korean", "한국어"…)."""
         pack = self.pack(code)
-        return pack.native_name if in_language == code and pack.native_name else (
-            pack.name if in_language != "ko" else {"en": "영어", "ko": "한국어"}.get(code, pack.name))
+        named = self.pack(in_language).language_names.get(code)
+        return named or (pack.native_name if in_language == code and pack.native_name else pack.name)
+
+    @cached_property
+    def _scripts(self) -> list[tuple[str, re.Pattern, float]]:
+        return [(code, re.compile(pack.script), pack.script_weight) for code, pack in self.packs.items() if pack.script]
+
+    def detect(self, text: str) -> str:
+        """The language a text is written in: the pack whose letters carry it (weighted against the
+        Latin letters in it), else English. With en and ko it is `pipeline.text.detect_language`."""
+        latin = len(_LATIN.findall(text))
+        best, carried = FALLBACK, 0.0
+        for code, letters, weight in self._scripts:
+            found = len(letters.findall(text)) * weight
+            if found and found >= latin * 0.5 and found > carried:
+                best, carried = code, found
+        return best
 
     # -- merged over every language ----------------------------------------------------
 

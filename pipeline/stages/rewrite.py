@@ -27,7 +27,7 @@ from pipeline.providers.base import LMCapabilities
 from pipeline.replies import Replies
 from pipeline.signatures import MAX_TOKENS, RewriteQuery
 from pipeline.stages import Stage, call_lm
-from pipeline.text import detect_language, keyword_tokens
+from pipeline.text import keyword_tokens
 from pipeline.turn import Query
 
 # labels a message alone may get that mean "this is not a question about the owner's work"
@@ -70,7 +70,7 @@ class Rewrite(Stage):
 
     def forward(self, message: str, turns: list[Turn], params: ProgramParams, trace,
                 probe: Prober | None = None) -> Query:
-        language = detect_language(message)
+        language = self.knowledge.detect(message)
         standalone = self._query(message, language, message, message, params)
         topic = self._topic(turns)
         if topic is None or self.knowledge.is_injection(message):
@@ -145,14 +145,14 @@ class Rewrite(Stage):
         if refers:
             # a long question in another language than the earlier one is a new question ("What was the
             # thesis about, and who examined it?" after a Korean question): its "it" is its own
-            same_language = detect_language(question) == detect_language(message)
+            same_language = self.knowledge.detect(question) == self.knowledge.detect(message)
             return same_language or len(message.split()) <= MAX_CROSS_LANGUAGE_FOLLOW_UP_WORDS
         # no word refers back ("How many people took part in the field study?" after "What is Dasom?"): a
         # follow-up only when the message alone finds nothing confident and the earlier question makes the
         # site's content close. Measured on the demo: such follow-ups score 0.80–0.81 alone and gain
         # 0.034–0.060; standalone questions 0.82–0.91 and -0.016–+0.011. Across languages the gain is not
         # evidence (an English question pulls any Korean message towards the English pages)
-        if alone.best >= params.follow_up_confident or detect_language(question) != detect_language(message):
+        if alone.best >= params.follow_up_confident or self.knowledge.detect(question) != self.knowledge.detect(message):
             return False
         # ...and carried, it is confident: a gain that only brings it near the content is no evidence
         carried = probe(f"{message} ({question})").best
