@@ -51,7 +51,7 @@ def optimize(
     additions = [read_glossary(glossary)] if glossary is not None else []
     from evals.dataset import DatasetError, dataset_sha256, load_dataset
     from evals.optimize import optimize as run_optimize
-    from evals.optimize import write_report
+    from evals.optimize_report import write_report
     from pipeline.factory import ProgramFileError, build_workbench, resolve_program
     from pipeline.program import LMUnavailableError, save_program
     from pipeline.providers.base import ProviderError

@@ -73,7 +73,7 @@ def _score(evaluation: Evaluation) -> float:
     return float(evaluation.summary()["score"] or 0.0)
 
 
-def _lm_calls_per_question(evaluation: Evaluation) -> float:
+def lm_calls_per_question(evaluation: Evaluation) -> float:
     return float(evaluation.summary()["cost"]["lm_calls_per_question"])
 
 
@@ -159,7 +159,7 @@ def prune(bench, original, winner, run, dev, evaluation: Evaluation, say) -> tup
     MIN_GAIN of the winner at no more LM calls per question. Returns the pruned program,
     its dev evaluation, the kept changes and the undone ones."""
     base, current = _flat(original.params), winner
-    score, calls = _score(evaluation), _lm_calls_per_question(evaluation)
+    score, calls = _score(evaluation), lm_calls_per_question(evaluation)
     changed = [name for name, value in _flat(winner.params).items() if base.get(name) != value]
     reverted = []
     for name in changed:
@@ -167,7 +167,7 @@ def prune(bench, original, winner, run, dev, evaluation: Evaluation, say) -> tup
         bench.program = trial
         say(f"pruning: is {name} = {_flat(current.params)[name]} needed?")
         result = run(dev)
-        if _score(result) >= score - MIN_GAIN and _lm_calls_per_question(result) <= calls:
+        if _score(result) >= score - MIN_GAIN and lm_calls_per_question(result) <= calls:
             current, evaluation = trial, result
             reverted.append(name)
     final = _flat(current.params)
@@ -278,7 +278,7 @@ def optimize(
     original = bench.program
     programs = {"unoptimized": original}
     dev_runs = {"unoptimized": before_dev}
-    contenders = [("unoptimized", _score(before_dev), _lm_calls_per_question(before_dev))]
+    contenders = [("unoptimized", _score(before_dev), lm_calls_per_question(before_dev))]
     trials: list[Trial] = []
 
     if optimizer == "random-search":
@@ -315,7 +315,7 @@ def optimize(
             say(f"candidate {i + 1} on dev")
             evaluation = run(dev)
             trial = trials[index_of[i]]
-            trial.dev_score, trial.dev_lm_calls = _score(evaluation), _lm_calls_per_question(evaluation)
+            trial.dev_score, trial.dev_lm_calls = _score(evaluation), lm_calls_per_question(evaluation)
             programs[trial.name] = candidate
             dev_runs[trial.name] = evaluation
             contenders.append((trial.name, trial.dev_score, trial.dev_lm_calls))
@@ -324,10 +324,10 @@ def optimize(
         compiled = _compile_prompts(bench, optimizer, stages, train, budget, teacher_lm)
         bench.program = compiled
         evaluation = run(dev)
-        trials.append(Trial(optimizer, {}, float("nan"), _score(evaluation), _lm_calls_per_question(evaluation)))
+        trials.append(Trial(optimizer, {}, float("nan"), _score(evaluation), lm_calls_per_question(evaluation)))
         programs[optimizer] = compiled
         dev_runs[optimizer] = evaluation
-        contenders.append((optimizer, _score(evaluation), _lm_calls_per_question(evaluation)))
+        contenders.append((optimizer, _score(evaluation), lm_calls_per_question(evaluation)))
 
     chosen = choose(contenders)
     best_program, after_dev = programs[chosen], dev_runs[chosen]
@@ -344,7 +344,7 @@ def optimize(
         pruned = chosen
         best_program, after_dev, kept, reverted = prune(bench, original, best_program, run, dev, after_dev, say)
     declined = ""
-    if best_program is not original and _lm_calls_per_question(after_dev) >= _lm_calls_per_question(before_dev):
+    if best_program is not original and lm_calls_per_question(after_dev) >= lm_calls_per_question(before_dev):
         # not cheaper: it has to be better, by more than dev can tell from noise
         detectable, why = detectable_gain(before_dev, after_dev)
         if not detectable:
@@ -361,75 +361,3 @@ def optimize(
 
 def _lm_calls(bench) -> int:
     return len(getattr(bench.lm, "history", []) or [])
-
-
-def _site_sections(params: dict) -> str:
-    """The site's own section cues a trial used (pipeline.site_cues), as the report shows them."""
-    overrides = params.get("lang_overrides") or {}
-    cues = (overrides.get("en") or {}).get("section_cues", {})
-    glossary = sum(len(o.get("glossary", {})) for o in overrides.values())
-    shown = [f"{glossary} glossary entries"] if glossary else []
-    if cues:
-        # a doc type cued by more than its own word inherited a pack section's cues
-        inherited = any(len(words) > 1 for words in cues.values())
-        shown.insert(0, f"{len(cues)}: Korean glosses" + (", the packs' cues" if inherited else ""))
-    return "; ".join(shown) or "–"
-
-
-def _pruning_lines(result: OptimizeResult) -> list[str]:
-    if not (result.kept or result.reverted):
-        return []
-    kept = [f"- `{name}`: {old} → {new}" for name, (old, new) in result.kept.items()] or ["- none"]
-    return ["## Pruning", "", f"Each change of {result.pruned or result.chosen} was undone in turn on dev; an undo stayed when dev "
-            f"lost less than {MIN_GAIN} and no LM calls were added."
-            + (" The pruned program was then not served (see above)." if result.declined else ""),
-            "", "Kept:", "", *kept, "",
-            f"Undone: {', '.join(f'`{n}`' for n in result.reverted) or 'none'}", ""]
-
-
-def write_report(result: OptimizeResult, path: Path, program_path: Path) -> Path:
-    """pipeline/artifacts/optimize-report.md: settings, time, calls, before/after with CIs, per category."""
-    import pandas as pd
-
-    from evals.report import _markdown_table, comparison_frame
-
-    def block(name: str, before: Evaluation | None, after: Evaluation | None) -> list[str]:
-        if before is None or after is None:
-            return []
-        comparisons = compare(after.frame, before.frame, ["score", "hit@5", "mrr", "relevance_correct",
-                                                          "semantic_similarity", "rouge_l", "refusal_correct"])
-        b, a = before.summary(), after.summary()
-        per_category = pd.DataFrame(
-            [{"category": c, "questions": v["questions"], "before": v["score"],
-              "after": a["by_category"].get(c, {}).get("score")} for c, v in sorted(b["by_category"].items())]
-        )
-        return [f"## {name}", "", f"score {b['score']:.3f} → {a['score']:.3f}", "",
-                _markdown_table(comparison_frame(comparisons)), "", "Per category:", "",
-                _markdown_table(per_category), ""]
-
-    trials = pd.DataFrame([{"trial": t.name, "train score": t.train_score, "dev score": t.dev_score,
-                            "dev LM calls/question": t.dev_lm_calls, "site sections": _site_sections(t.params)}
-                           for t in result.trials])
-    before_calls = _lm_calls_per_question(result.before_dev)
-    after_calls = _lm_calls_per_question(result.after_dev)
-    lines = [
-        "# Optimization report", "",
-        f"- optimizer: `{result.optimizer}`; stages: {', '.join(result.stages)}",
-        f"- chosen: **{result.chosen}**, saved to `{program_path}`",
-        *([f"- {result.declined}"] if result.declined else []),
-        *([f"- splits: {result.splits}"] if result.splits else []),
-        f"- time: {result.seconds:.0f} s; LM calls made: {result.lm_calls}",
-        "- candidates are compiled on train and selected on dev; test is reported, never used to choose",
-        f"- selection: dev scores within {MIN_GAIN} of the best count as equal; among those the fewest LM calls "
-        "per question wins, the unoptimized program on a tie (it competes too); a winner that is not cheaper is "
-        "served only when its dev gain is at least the score's minimum detectable effect on dev",
-        f"- LM calls per dev question: {before_calls:.2f} → {after_calls:.2f}",
-        "", "## Trials", "", _markdown_table(trials) if len(trials) else "(none)", "",
-        *_pruning_lines(result),
-        *block("Dev split (before → after, paired bootstrap 95% CI)", result.before_dev, result.after_dev),
-        *block("Test split (before → after)", result.before_test, result.after_test),
-    ]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path

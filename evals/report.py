@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evals.gate import Comparison, GateOutcome, changed_questions, load_config, pair_questions, paired_bootstrap
+from evals.gate import Comparison, GateOutcome, changed_questions, load_config, pair_questions
+from evals.paired import paired_bootstrap
 
 LIST_COLUMNS = ("retrieved_ids", "retrieved_texts", "reference_ids", "plan_doc_types")
 # per-question pass/fail checks: a 0 in any of them is a failure worth reading

@@ -6,15 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evals.gate import (
-    compare,
-    decide,
-    load_baseline,
-    minimum_detectable_effect,
-    paired_bootstrap,
-    question_changes,
-    save_baseline,
-)
+from evals.gate import compare, decide, load_baseline, question_changes, save_baseline
+from evals.paired import minimum_detectable_effect, paired_bootstrap
 
 CONFIG = {"bootstrap": {"samples": 2000, "confidence": 0.95, "seed": 1}, "tolerance": {"default": 0.02}}
 

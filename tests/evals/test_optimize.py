@@ -7,7 +7,8 @@ import dspy
 import pytest
 
 from evals.dataset import load_dataset
-from evals.optimize import optimize, sample_params, write_report
+from evals.optimize import optimize, sample_params
+from evals.optimize_report import write_report
 from pipeline.factory import Workbench, build_workbench
 from pipeline.params import ProgramParams
 from pipeline.persona import Persona
