@@ -177,6 +177,10 @@ class Settings(BaseSettings):
         description="History turns kept (the most recent; older ones are dropped, not refused).",
     )
     request_deadline_s: float = Field(30.0, gt=0, validation_alias=_env("RAG_REQUEST_DEADLINE"))
+    startup_wait_s: float = Field(
+        20.0, ge=0, validation_alias=_env("RAG_STARTUP_WAIT_S"),
+        description="Seconds a chat request waits for the models and index still loading; beyond: 503.",
+    )
     body_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("RAG_BODY_TIMEOUT_S"),
                                   description="Seconds a request's body may take to arrive; beyond: 408.")
     lm_queue_depth: int = Field(

@@ -10,7 +10,8 @@ Every error is JSON `{"error": "<one sentence>"}` with its status: 400 (not JSON
 malformed HTTP framing), 401 (missing or wrong X-API-Key when RAG_API_KEY is set), 413 (body
 too large), 415 (not application/json), 422 (well-formed JSON that is not a valid request), 429
 + Retry-After (rate limited, or too many at once from one client), 503 + Retry-After (the LM is
-unavailable, the queue is full, the deadline passed, or the service is still loading). When
+unavailable, the queue is full, the deadline passed, or the service is still loading after a chat waited
+RAG_STARTUP_WAIT_S for it). When
 only retrieval fails, the answer is a 200 that says so.
 
 One concern per module:

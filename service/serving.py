@@ -106,6 +106,7 @@ class Served:
         self._files: IndexFiles | None = None
         self._factory = source if callable(source) else None
         self._lock: asyncio.Lock | None = None
+        self._loaded: asyncio.Event | None = None  # set when a load attempt ends, served or failed
         self.reloading: asyncio.Task | None = None
         if self._factory is None:
             self._serve(source)
@@ -133,12 +134,20 @@ class Served:
 
     async def load(self) -> None:
         """Build the workbench (once; again after a failure, at most every RETRY_LOAD_AFTER). While a
-        load is under way, return at once: a probe or a visitor gets "still loading", not a wait."""
+        load is under way, return at once: a probe gets "still loading", not a wait."""
         if self.runner is not None or self._factory is None:
             return
         self._lock = self._lock or asyncio.Lock()
         if self._lock.locked():
             return
+        self._loaded = asyncio.Event()
+        try:
+            await self._load()
+        finally:
+            self._loaded.set()
+
+    async def _load(self) -> None:
+        assert self._lock is not None and self._factory is not None
         async with self._lock:
             if self.runner is not None:
                 return
@@ -155,7 +164,12 @@ class Served:
             self._serve(workbench)
 
     async def ready_runner(self) -> Runner:
+        """The runner; a visitor who asks while the service starts waits for it (the widget's first
+        question after a deploy is answered, not turned into an error), at most RAG_STARTUP_WAIT_S."""
         await self.load()
+        if self.runner is None and self._loaded is not None and not self._loaded.is_set():
+            with anyio.move_on_after(self.settings.startup_wait_s):
+                await self._loaded.wait()
         if self.runner is None:
             raise ServiceError(503, f"the service is not ready: {self.error or 'still loading'}", 10)
         self.check()

@@ -133,8 +133,9 @@ def test_requests_in_flight_finish_on_the_workbench_they_began_on(served, mini_c
         assert c.post("/api/chat", json=chat_body(QUESTION)).json()["sources"][0]["source"] == "awards.md"
 
 
-def test_a_slow_start_answers_probes_at_once_then_serves(served):
-    """/health at once; /ready and /api/chat 503 + Retry-After while the program loads, then 200."""
+def test_a_slow_start_answers_probes_at_once_and_a_visitor_once_it_is_up(served):
+    """/health at once; /ready 503 + Retry-After while the program loads; a chat sent meanwhile waits
+    for the load (the widget's first question after a deploy is answered), at most RAG_STARTUP_WAIT_S."""
     _, settings, build, _ = served
     release = threading.Event()
 
@@ -142,13 +143,26 @@ def test_a_slow_start_answers_probes_at_once_then_serves(served):
         release.wait(20)  # the models and the index are still loading
         return build()
 
-    with live_server(service.create_app(slow_build, settings=settings)) as url, \
-            httpx.Client(base_url=url, timeout=5) as c:
+    with live_server(service.create_app(slow_build, settings=settings.model_copy(update={"startup_wait_s": 0.3}))) \
+            as url, httpx.Client(base_url=url, timeout=5) as c:
         assert c.get("/health").status_code == 200
         ready = c.get("/ready")
-        asked = c.post("/api/chat", json=chat_body())
+        asked = c.post("/api/chat", json=chat_body())  # waits 0.3 s, then says why
         assert ready.status_code == 503 and "loading" in ready.json()["error"] and ready.headers["Retry-After"]
         assert asked.status_code == 503 and "loading" in asked.json()["error"] and asked.headers["Retry-After"]
         release.set()
         wait_for(lambda: c.get("/ready").status_code == 200, what="ready after the load")
         assert c.post("/api/chat", json=chat_body()).status_code == 200
+
+    release.clear()
+    with live_server(service.create_app(slow_build, settings=settings)) as url, \
+            httpx.Client(base_url=url, timeout=15) as c:
+        assert c.get("/ready").status_code == 503  # probes never wait
+        result: dict = {}
+        asking = threading.Thread(target=lambda: result.update(r=c.post("/api/chat", json=chat_body())))
+        asking.start()
+        time.sleep(0.5)
+        assert "r" not in result  # the visitor is waiting, not refused
+        release.set()
+        asking.join(timeout=15)
+        assert result["r"].status_code == 200 and result["r"].json()["response"]
