@@ -114,14 +114,19 @@ class Rewrite(Stage):
         return [w for w in keyword_tokens(text) if w not in self.knowledge.stopwords]
 
     def has_own_subject(self, message: str, question: str) -> bool:
-        """The message names what it is about: an entry of the site ("the TACTIMO paper"), or a thing
-        only one or two entries mention ("her Erasmus semester") and the earlier question did not.
-        "What about X?" still takes the earlier question's ask (`_carried`). A kind of entry is not a
-        subject of its own: "Who were the co-authors?", "그 논문은…" ask about the earlier one."""
+        """The message names what it is about: an entry of the site ("the TACTIMO paper"), a thing
+        only one or two entries mention ("her Erasmus semester") and the earlier question did not, or
+        another kind of entry than the earlier question asked about ("Where did she do her bachelor's?"
+        after "What awards has she won?"). "What about X?" still takes the earlier question's ask
+        (`_carried`). A kind of entry alone is not a subject of its own: "Who were the co-authors?"
+        after a paper, "그 논문은…" (a word pointing back) ask about the earlier one."""
         if self.knowledge.switches_subject(message):
             return False
         k, names = self.knowledge, self.names.get()
         if names.named(message):
+            return True
+        kinds, earlier = set(k.doc_types_for(message)), set(k.doc_types_for(question))
+        if kinds and earlier and not kinds & earlier and k.refers_back_at(message) is None:
             return True
         own = names.distinctive(message) - names.distinctive(question) - k.asked_nouns(message)
         if not own:

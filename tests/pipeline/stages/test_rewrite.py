@@ -129,3 +129,19 @@ def test_a_capable_lm_writes_the_follow_up_but_not_a_standalone_message(mini_ind
         standalone = rewrite(program, "Where did the Sparse Signals paper appear?")
     assert not standalone.rewritten_by_lm and standalone.text == standalone.message
     assert len(engine.requests) == asked == 1  # the LM is asked only behind the follow-up decision
+
+
+def test_another_kind_of_entry_than_the_earlier_question_asked_about_is_a_question_of_its_own(mini_index,
+                                                                                               hash_embedder):
+    program = twin(mini_index, hash_embedder)
+    awards = [{"role": "user", "parts": [{"text": "What awards has she won?"}]},
+              {"role": "model", "parts": [{"text": "Here is what my site says: • Best Paper Award"}]}]
+    unsure = lambda text: Probe("owner", 0.81)  # noqa: E731 - nothing confident alone: carrying would win
+    degree = rewrite(program, "Where did she do her bachelor's?", awards, probe=unsure)
+    assert not degree.follow_up and degree.text == "Where did she do her bachelor's?"
+    # the same kind as the earlier question, or a word pointing back, still asks about the earlier one
+    assert rewrite(program, "Which of them was the largest?", awards, probe=unsure).follow_up
+    own = program.rewrite.has_own_subject
+    assert not own("Which conference was the paper at?", "Which papers did you publish?")  # the same kind
+    assert not own("그 논문은 어디에 실렸어요?", "수상 경력이 뭐예요?")  # 그 points back at the awarded paper
+    assert not own("Who were the co-authors?", "Tell me about the ORCHID-7 testbed")  # no kind asked before
