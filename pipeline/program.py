@@ -66,13 +66,14 @@ class DigitalTwin(dspy.Module):
         self.doc_types = list(doc_types)
         self.cache_dir = cache_dir
         # what the pages are written in, by the packs' letters (en | ko with today's packs)
-        self.site_language = site_language(store, load_knowledge(self.params.lang_overrides))
-        self.names = LazyNames(self._site_names)
-        self._assemble()
-
-    def _assemble(self) -> None:
-        """The stages, over the language packs as this program's parameters amend them."""
         packs = load_knowledge(self.params.lang_overrides)
+        self.site_language = site_language(store, packs)
+        self.names = LazyNames(self._site_names)
+        self._assemble(packs)
+
+    def _assemble(self, packs: Knowledge | None = None) -> None:
+        """The stages, over the language packs as this program's parameters amend them."""
+        packs = packs or load_knowledge(self.params.lang_overrides)
         self.knowledge: Knowledge = packs.with_site_sections(site_section_names(self.doc_types, packs))
         self.replies = Replies(self.knowledge, self.persona)
         self.signals = SignalPlanner(self.embedder, self.knowledge, self.cache_dir)
